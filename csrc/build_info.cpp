@@ -1,0 +1,54 @@
+// Describes this build and detects the CPU's SIMD level at run time (no -march=native needed).
+#include "build_info.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#ifndef FUSEDRNN_CXX_FLAGS
+#define FUSEDRNN_CXX_FLAGS ""
+#endif
+
+namespace fusedrnn {
+
+bool cpu_has_avx2_fma() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+static std::string compiler_name() {
+#if defined(__clang__)
+  return "Clang " __clang_version__;
+#elif defined(__GNUC__)
+  return "GCC " + std::to_string(__GNUC__) + "." + std::to_string(__GNUC_MINOR__) + "." +
+         std::to_string(__GNUC_PATCHLEVEL__);
+#elif defined(_MSC_VER)
+  return "MSVC " + std::to_string(_MSC_VER);
+#else
+  return "unknown";
+#endif
+}
+
+BuildInfo build_info() {
+  BuildInfo info;
+  info.compiler = compiler_name();
+  info.flags = FUSEDRNN_CXX_FLAGS;
+#ifdef _OPENMP
+  info.openmp_version = _OPENMP;
+  info.max_threads = omp_get_max_threads();
+#else
+  info.openmp_version = 0;
+  info.max_threads = 1;
+#endif
+  info.simd = cpu_has_avx2_fma() ? "avx2+fma" : "scalar";
+  return info;
+}
+
+}  // namespace fusedrnn

@@ -1,0 +1,20 @@
+// What this build of the extension is: compiler, flags, OpenMP, and the SIMD level of this CPU.
+#pragma once
+#include <string>
+
+namespace fusedrnn {
+
+struct BuildInfo {
+  std::string compiler;      // e.g. "GCC 12.2.0"
+  std::string flags;         // compile flags of the kernels
+  int openmp_version;        // _OPENMP (yyyymm), 0 when built without OpenMP
+  std::string simd;          // SIMD path chosen at run time on this CPU: "avx2+fma" or "scalar"
+  int max_threads;           // threads a call uses by default
+};
+
+BuildInfo build_info();
+
+// True when this CPU runs the AVX2+FMA kernels (checked once, at run time).
+bool cpu_has_avx2_fma();
+
+}  // namespace fusedrnn

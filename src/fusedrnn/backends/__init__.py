@@ -1,0 +1,109 @@
+"""The backend registry: which backends import here, which one runs, and why one is missing.
+
+The default is the fastest backend that imports (cpp, then numba, then numpy);
+``FUSEDRNN_BACKEND`` in the environment or ``use_backend(name)`` choose another.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
+
+from .base import Backend
+
+ORDER = ("cpp", "numba", "numpy")  # fastest first
+_MODULES = {
+    "cpp": "fusedrnn.backends.cpp",
+    "numba": "fusedrnn.backends.numba",
+    "numpy": "fusedrnn.reference",
+}
+_INSTALL_HINT = {
+    "cpp": "reinstall fusedrnn with a C++17 compiler available (pip install --force-reinstall --no-cache-dir fusedrnn)",
+    "numba": "pip install 'fusedrnn[numba]'",
+}
+_selected: ContextVar[str | None] = ContextVar("fusedrnn_backend", default=None)
+_loaded: dict[str, Backend | None] = {}
+_why: dict[str, str] = {}
+_warned_slow = False
+
+
+class BackendUnavailable(ImportError):
+    """The requested backend cannot run here; the message says why."""
+
+
+def _load(name: str) -> Backend | None:
+    if name not in _loaded:
+        try:
+            _loaded[name] = importlib.import_module(_MODULES[name]).BACKEND
+        except ImportError as error:  # remembered, and said by get() / why()
+            _loaded[name] = None
+            _why[name] = f"{type(error).__name__}: {error}"
+    return _loaded[name]
+
+
+def available() -> list[str]:
+    """Names of the backends that import here, fastest first."""
+    return [name for name in ORDER if _load(name) is not None]
+
+
+def why(name: str) -> str | None:
+    """Why backend ``name`` is unavailable, or None when it is available."""
+    _check_name(name)
+    return None if _load(name) is not None else _why[name]
+
+
+def _check_name(name: str) -> None:
+    if name not in _MODULES:
+        raise ValueError(f"backend: expected one of {list(ORDER)}, got {name!r}")
+
+
+def default_name() -> str:
+    """The backend used when none is selected: FUSEDRNN_BACKEND, else the fastest available."""
+    global _warned_slow
+    from_env = os.environ.get("FUSEDRNN_BACKEND", "").strip()
+    if from_env:
+        return from_env
+    name = available()[0]
+    if name == "numpy" and not _warned_slow:
+        _warned_slow = True
+        hints = "; ".join(f"{n}: {_why[n]} ({_INSTALL_HINT[n]})" for n in ("cpp", "numba"))
+        warnings.warn(
+            f"fusedrnn is running on the slow numpy reference backend. {hints}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return name
+
+
+def current() -> str:
+    """Name of the backend that a call made now would use."""
+    return _selected.get() or default_name()
+
+
+def get(name: str | None = None) -> Backend:
+    """The backend called ``name`` (or the current one); raises BackendUnavailable with the reason."""
+    name = name or current()
+    _check_name(name)
+    backend = _load(name)
+    if backend is None:
+        hint = f"; to get it: {_INSTALL_HINT[name]}" if name in _INSTALL_HINT else ""
+        raise BackendUnavailable(f"backend {name!r} is not available: {_why[name]}{hint}")
+    return backend
+
+
+@contextmanager
+def use_backend(name: str) -> Iterator[Backend]:
+    """Run the calls in this block (this thread / task only) on backend ``name``."""
+    backend = get(name)
+    token = _selected.set(backend.name)
+    try:
+        yield backend
+    finally:
+        _selected.reset(token)
+
+
+__all__ = ["Backend", "BackendUnavailable", "ORDER", "available", "current", "default_name", "get", "use_backend", "why"]
