@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from .cells import CellSpec
 
 
 @dataclass(frozen=True)
@@ -103,26 +101,6 @@ class LayerGrads:
     db_ih: np.ndarray
     db_hh: np.ndarray
     sqnorm: float
-
-
-@dataclass(frozen=True)
-class Tape:
-    """Everything a training forward of a whole network keeps for its backward.
-
-    Returned by ``Model.forward(..., train=True)``; pass it to ``Model.backward``.
-    """
-
-    cell: CellSpec
-    backend: str
-    batch_first: bool
-    num_layers: int
-    num_directions: int
-    dtype: np.dtype
-    shape: tuple[int, int, int]          # x's shape as the caller gave it
-    layers: tuple[tuple[LayerTape, ...], ...]   # [layer][direction]
-    dropout_masks: tuple[np.ndarray | None, ...]  # mask applied to each layer's output (scaled), or None
-    param_names: tuple[tuple[tuple[str, ...], ...], ...]  # [layer][direction] -> (w_ih, w_hh, b_ih, b_hh) names
-    param_dtypes: dict[str, np.dtype] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def _load(name: str) -> Backend | None:
     if name not in _loaded:
         try:
             _loaded[name] = importlib.import_module(_MODULES[name]).BACKEND
-        except ImportError as error:  # remembered, and said by get() / why()
+        except Exception as error:  # noqa: BLE001 -- a broken backend must not break the others; why() says it
             _loaded[name] = None
             _why[name] = f"{type(error).__name__}: {error}"
     return _loaded[name]
@@ -67,7 +67,11 @@ def default_name() -> str:
     from_env = os.environ.get("FUSEDRNN_BACKEND", "").strip()
     if from_env:
         return from_env
-    name = available()[0]
+    names = available()
+    if not names:
+        reasons = "; ".join(f"{n}: {_why[n]}" for n in ORDER)
+        raise BackendUnavailable(f"no fusedrnn backend can run here: {reasons}")
+    name = names[0]
     if name == "numpy" and not _warned_slow:
         _warned_slow = True
         hints = "; ".join(f"{n}: {_why[n]} ({_INSTALL_HINT[n]})" for n in ("cpp", "numba"))

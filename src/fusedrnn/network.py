@@ -1,0 +1,192 @@
+"""A stack of layers in one or two directions, for any backend: composition, dropout and global clipping.
+
+The backends compute one layer in one direction (backends/base.py); everything that is the
+same for every backend lives here, once: splitting states per layer and direction,
+concatenating the directions, dropout between layers, and the max_norm scaling that needs
+the squared norms of all layers.
+
+Arrays here are time-major: x [T, B, I], y [T, B, D*H], states [L*D, B, H].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import backends
+from .cells import CellSpec
+from .types import Clip, LayerGrads, LayerTape, LayerWeights
+from .weights import layer_param_names
+
+# torch.nn.utils.clip_grad_norm_ adds this to the norm before dividing.
+_CLIP_NORM_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class Config:
+    """The shape of a network: what a model is, independent of its parameter values."""
+
+    cell: CellSpec
+    input_size: int
+    hidden_size: int
+    num_layers: int = 1
+    bidirectional: bool = False
+    bias: bool = True
+    dropout: float = 0.0
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+
+@dataclass(frozen=True)
+class NetworkTape:
+    """What backward needs: per [layer][direction] the backend's LayerTape, and the dropout masks."""
+
+    config: Config
+    backend: str
+    layers: tuple[tuple[LayerTape, ...], ...]
+    dropout_masks: tuple[np.ndarray | None, ...]   # applied to layer l's output, l < L-1
+    x_shape: tuple[int, int, int]                   # [T, B, I]
+    dtype: np.dtype
+
+
+@dataclass(frozen=True)
+class NetworkGrads:
+    dx: np.ndarray                  # [T, B, I]
+    dh0: np.ndarray                 # [L*D, B, H]
+    dc0: np.ndarray | None          # [L*D, B, H] for LSTM
+    params: dict[str, np.ndarray]
+    norm: float                     # before max_norm scaling
+
+
+def layer_weights(config: Config, params: dict[str, np.ndarray], layer: int, direction: int, dtype) -> LayerWeights:
+    """One layer and direction's parameters in the compute dtype (no copy when already right)."""
+    w_ih, w_hh, b_ih, b_hh = layer_param_names(layer, direction)
+    rows = config.cell.gates * config.hidden_size
+
+    def cast(array: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(array, dtype=dtype)
+
+    if config.bias:
+        return LayerWeights(cast(params[w_ih]), cast(params[w_hh]), cast(params[b_ih]), cast(params[b_hh]), True)
+    zeros = np.zeros(rows, dtype)
+    return LayerWeights(cast(params[w_ih]), cast(params[w_hh]), zeros, zeros, False)
+
+
+def forward(
+    config: Config,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    h0: np.ndarray,
+    c0: np.ndarray | None,
+    lengths: np.ndarray,
+    *,
+    train: bool,
+    rng: np.random.Generator | None = None,
+    backend: str | None = None,
+):
+    """Run the network. Returns (y [T, B, D*H], h_n [L*D, B, H], c_n or None, NetworkTape or None).
+
+    Inputs are validated already (validate.py): contiguous, one float dtype, consistent shapes.
+    Dropout (config.dropout > 0) is applied between layers only when train is True.
+    """
+    compute = backends.get(backend)
+    cell, D = config.cell, config.num_directions
+    dtype = x.dtype
+    T, B, _ = x.shape
+    h_n = np.empty((config.num_layers * D, B, config.hidden_size), dtype)
+    c_n = np.empty_like(h_n) if cell.has_cell_state else None
+    tapes, masks = [], []
+    layer_input = x
+    for layer in range(config.num_layers):
+        outputs, layer_tapes = [], []
+        for direction in range(D):
+            k = layer * D + direction
+            result = compute.layer_forward(
+                cell,
+                layer_input,
+                h0[k],
+                None if c0 is None else c0[k],
+                layer_weights(config, params, layer, direction, dtype),
+                lengths,
+                reverse=direction == 1,
+                train=train,
+            )
+            outputs.append(result.y)
+            layer_tapes.append(result.tape)
+            h_n[k] = result.h_n
+            if c_n is not None:
+                c_n[k] = result.c_n
+        y = outputs[0] if D == 1 else np.concatenate(outputs, axis=2)
+        mask = None
+        if train and config.dropout > 0 and layer < config.num_layers - 1:
+            keep = 1.0 - config.dropout
+            mask = ((rng or np.random.default_rng()).random(y.shape) < keep).astype(dtype) / dtype.type(keep)
+            y = y * mask
+        tapes.append(tuple(layer_tapes))
+        masks.append(mask)
+        layer_input = y
+    tape = None
+    if train:
+        tape = NetworkTape(config, compute.name, tuple(tapes), tuple(masks), (T, B, x.shape[2]), dtype)
+    return layer_input, h_n, c_n, tape
+
+
+def backward(
+    tape: NetworkTape,
+    params: dict[str, np.ndarray],
+    dy: np.ndarray,
+    dh_n: np.ndarray,
+    dc_n: np.ndarray | None,
+    clip: Clip,
+) -> NetworkGrads:
+    """Gradients of x, the initial states and every parameter, with clipping fused as Clip says.
+
+    dy [T, B, D*H], dh_n / dc_n [L*D, B, H] (zeros when the caller gave none). Runs on the
+    backend that made the tape (its saved activations are that backend's own).
+    """
+    config = tape.config
+    compute = backends.get(tape.backend)
+    D, H = config.num_directions, config.hidden_size
+    dh0 = np.empty_like(dh_n)
+    dc0 = np.empty_like(dc_n) if dc_n is not None else None
+    grads: dict[str, np.ndarray] = {}
+    sqnorm = 0.0
+    dlayer = dy
+    for layer in reversed(range(config.num_layers)):
+        dx = None
+        for direction in range(D):
+            k = layer * D + direction
+            dy_direction = dlayer if D == 1 else np.ascontiguousarray(dlayer[:, :, direction * H : (direction + 1) * H])
+            g: LayerGrads = compute.layer_backward(
+                config.cell,
+                tape.layers[layer][direction],
+                dy_direction,
+                dh_n[k],
+                None if dc_n is None else dc_n[k],
+                clip_gate=clip.gate_value or 0.0,
+                clip_value=clip.value or 0.0,
+            )
+            dx = g.dx if dx is None else dx + g.dx
+            dh0[k] = g.dh0
+            if dc0 is not None:
+                dc0[k] = g.dc0
+            sqnorm += g.sqnorm
+            w_ih, w_hh, b_ih, b_hh = layer_param_names(layer, direction)
+            grads[w_ih], grads[w_hh] = g.dw_ih, g.dw_hh
+            if config.bias:
+                grads[b_ih], grads[b_hh] = g.db_ih, g.db_hh
+        if layer > 0 and tape.dropout_masks[layer - 1] is not None:
+            dx = dx * tape.dropout_masks[layer - 1]
+        dlayer = dx
+    norm = math.sqrt(sqnorm)
+    if clip.max_norm is not None:
+        coef = clip.max_norm / (norm + _CLIP_NORM_EPS)
+        if coef < 1.0:  # as clip_grad_norm_: scale by min(1, coef)
+            for name in grads:
+                grads[name] = grads[name] * grads[name].dtype.type(coef)
+    ordered = {name: grads[name].astype(params[name].dtype, copy=False) for name in params}
+    return NetworkGrads(dlayer, dh0, dc0, ordered, norm)
