@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from fusedrnn import backends
 
@@ -21,6 +22,11 @@ TEST_BACKENDS = [
     if name.strip()
 ]
 FAST_BACKENDS = [name for name in TEST_BACKENDS if name != "numpy"]
+
+# CI draws the same examples every run (a red CI is then reproducible); locally they vary.
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 @pytest.fixture
