@@ -1,0 +1,80 @@
+"""The one seam to BLAS for the numba backend: out = a @ b on NumPy's BLAS, threaded by us.
+
+OpenBLAS rounds differently with 1 and 2 threads (measured: y, dW differ in the last bits), so
+BLAS itself runs single-threaded and the product is cut into column blocks that depend only on
+the shape. Each block is one BLAS call; threads take whole blocks. Any thread count therefore
+computes every element with the same call: bitwise the same results.
+Shapes: a [M, K], b [K, N], out [M, N]; b may be a transposed view (BLAS reads it in place).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+
+try:  # optional: without it NumPy's BLAS may thread on its own and results depend on that
+    from threadpoolctl import ThreadpoolController
+except ImportError:  # pragma: no cover - threadpoolctl is in the test and bench extras
+    ThreadpoolController = None
+
+_MIN_BLOCK = 256  # columns; narrower blocks lose more to per-call overhead than threads gain
+_MAX_BLOCKS = 8
+_controller = None
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def blocks(n_cols: int) -> list[tuple[int, int]]:
+    """The fixed column blocks of an N-column product (a function of N only)."""
+    count = max(1, min(_MAX_BLOCKS, n_cols // _MIN_BLOCK))
+    edges = [n_cols * k // count for k in range(count + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """NumPy's BLAS limited to one thread inside the block (no-op without threadpoolctl)."""
+    global _controller
+    if ThreadpoolController is None:
+        yield
+        return
+    if _controller is None:
+        _controller = ThreadpoolController().select(user_api="blas")
+    with _controller.limit(limits=1):
+        yield
+
+
+def _pool_for(threads: int) -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    if _pool is None or _pool_size != threads:
+        if _pool is not None:
+            _pool.shutdown(wait=True)
+        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fusedrnn-numba")
+        _pool_size = threads
+    return _pool
+
+
+def _run(a: np.ndarray, b: np.ndarray, out: np.ndarray, spans: list[tuple[int, int]]) -> None:
+    # NaN/Inf propagate as values, never as warnings (errstate is per thread: set it here).
+    with np.errstate(over="ignore", invalid="ignore"):
+        for c0, c1 in spans:
+            np.matmul(a, b[:, c0:c1], out=out[:, c0:c1])
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> np.ndarray:
+    """out[:] = a @ b, the column blocks of ``blocks(N)`` shared out over ``threads`` threads."""
+    spans = blocks(out.shape[1])
+    threads = min(threads, len(spans))
+    if threads <= 1:
+        _run(a, b, out, spans)
+        return out
+    groups = [spans[len(spans) * k // threads : len(spans) * (k + 1) // threads] for k in range(threads)]
+    pool = _pool_for(threads)
+    futures = [pool.submit(_run, a, b, out, group) for group in groups[1:]]
+    _run(a, b, out, groups[0])  # the calling thread takes the first share
+    for future in futures:
+        future.result()
+    return out

@@ -1,0 +1,222 @@
+"""One layer in one direction through time, forward and BPTT, for the numba backend.
+
+Shapes: T steps, B batch, I input features, H hidden units, G gate blocks.
+The structure of the C++ core: the input projection of all steps in one product, one product
+per step for the recurrence followed by one fused (jitted) gate pass, and after the BPTT loop
+dx and the weight gradients as products over all T*B rows. Semantics: backends/base.py;
+the math mirrors fusedrnn/reference/layer.py.
+
+Threads: the products run in NumPy (``@`` inside njit would need SciPy) through gemm.py,
+which keeps BLAS single-threaded and shares fixed column blocks out over
+fusedrnn.get_num_threads() threads, so results are bitwise the same for any thread count.
+The gate kernels are serial: vectorised (mathfn.py) they take a small fraction of a step,
+and an OpenMP (prange) pass between BLAS calls every step is the 10x oversubscription trap
+of /work/shared/notes/build-and-dependencies.md §4.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...cells import CellSpec
+from ...threads import get_num_threads
+from ...types import LayerGrads, LayerResult, LayerTape, LayerWeights
+from .common import clamp_rows, sum_squares
+from .gemm import matmul, single_threaded_blas
+from .gru import (
+    gru_backward_step,
+    gru_forward_step,
+    gru_rb_backward_n,
+    gru_rb_backward_r,
+    gru_rb_forward_n,
+    gru_rb_forward_rz,
+)
+from .lstm import lstm_backward_step, lstm_forward_step
+from .rnn import rnn_backward_step, rnn_forward_step
+
+def _visit_order(T: int, reverse: bool) -> range:
+    return range(T - 1, -1, -1) if reverse else range(T)
+
+
+def layer_forward(
+    cell: CellSpec,
+    x: np.ndarray,
+    h0: np.ndarray,
+    c0: np.ndarray | None,
+    weights: LayerWeights,
+    lengths: np.ndarray,
+    *,
+    reverse: bool,
+    train: bool,
+) -> LayerResult:
+    """x: [T, B, I]  h0, c0: [B, H]  lengths: [B]  ->  y [T, B, H], h_n, c_n [B, H], tape if train.
+
+    The tape's ``saved`` holds per step t: "h_prev" (and "c_prev") [T, B, H], the state step t
+    read, and the cell's activations ("gates" [T, B, G*H]; "h" for RNN, "tanh_c" for LSTM,
+    "hw_n" for the GRU, "rh" = r * h_prev for the reset-before GRU).
+    """
+    with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore"):
+        return _forward(cell, x, h0, c0, weights, lengths, reverse, train, get_num_threads())
+
+
+def _forward(cell, x, h0, c0, w, lengths, reverse, train, threads):
+    T, B, I = x.shape
+    GH, H = w.w_hh.shape
+    dtype = x.dtype
+    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    slots = T if train else 1  # inference reuses one slot of scratch for the activations
+    # All steps' input projections in one product, b_ih folded in.
+    xw = matmul(x.reshape(T * B, I), w.w_ih.T, np.empty((T * B, GH), dtype), threads)
+    xw += w.b_ih
+    xw = xw.reshape(T, B, GH)
+    y = np.empty((T, B, H), dtype)
+    h = h0.copy()
+    c = None if c0 is None else c0.copy()
+    h_prev = np.empty((T, B, H), dtype) if train else None
+    c_prev = np.empty((T, B, H), dtype) if train and c is not None else None
+    w_hh_t = w.w_hh.T  # a transposed view: BLAS reads it in place
+    hw = np.empty((B, GH), dtype)
+    name = cell.name
+    if name in ("rnn_tanh", "rnn_relu"):
+        relu = name == "rnn_relu"
+        act = np.empty((slots, B, H), dtype)
+        saved = {"h": act}
+        for t in _visit_order(T, reverse):
+            s = t if train else 0
+            if train:
+                h_prev[t] = h
+            matmul(h, w_hh_t, hw, threads)
+            rnn_forward_step(relu, t, s, lengths, xw, hw, w.b_hh, h, y, act)
+    elif name == "lstm":
+        gates = np.empty((slots, B, GH), dtype)
+        tanh_c = np.empty((slots, B, H), dtype)
+        saved = {"gates": gates, "tanh_c": tanh_c}
+        for t in _visit_order(T, reverse):
+            s = t if train else 0
+            if train:
+                h_prev[t] = h
+                c_prev[t] = c
+            matmul(h, w_hh_t, hw, threads)
+            lstm_forward_step(t, s, lengths, xw, hw, w.b_hh, h, c, y, gates, tanh_c)
+    elif name == "gru":
+        gates = np.empty((slots, B, GH), dtype)
+        hw_n = np.empty((slots, B, H), dtype)
+        saved = {"gates": gates, "hw_n": hw_n}
+        for t in _visit_order(T, reverse):
+            s = t if train else 0
+            if train:
+                h_prev[t] = h
+            matmul(h, w_hh_t, hw, threads)
+            gru_forward_step(t, s, lengths, xw, hw, w.b_hh, h, y, gates, hw_n)
+    elif name == "gru_reset_before":
+        gates = np.empty((slots, B, GH), dtype)
+        rh = np.empty((slots, B, H), dtype)
+        saved = {"gates": gates, "rh": rh}
+        w_hrz_t, w_hn_t = w_hh_t[:, : 2 * H], w_hh_t[:, 2 * H :]
+        hw_rz, hw_n = np.empty((B, 2 * H), dtype), np.empty((B, H), dtype)
+        for t in _visit_order(T, reverse):
+            s = t if train else 0
+            if train:
+                h_prev[t] = h
+            matmul(h, w_hrz_t, hw_rz, threads)
+            gru_rb_forward_rz(t, s, lengths, xw, hw_rz, w.b_hh, h, gates, rh)
+            matmul(rh[s], w_hn_t, hw_n, threads)
+            gru_rb_forward_n(t, s, lengths, xw, hw_n, w.b_hh, h, y, gates)
+    else:
+        raise ValueError(f"cell: expected one of rnn_tanh, rnn_relu, lstm, gru, gru_reset_before, got {name!r}")
+    tape = None
+    if train:
+        saved["h_prev"] = h_prev
+        if c_prev is not None:
+            saved["c_prev"] = c_prev
+        tape = LayerTape(x=x, h0=h0, c0=c0, weights=w, lengths=lengths, reverse=reverse, saved=saved)
+    return LayerResult(y=y, h_n=h, c_n=c, tape=tape)
+
+
+def layer_backward(
+    cell: CellSpec,
+    tape: LayerTape,
+    dy: np.ndarray,
+    dh_n: np.ndarray,
+    dc_n: np.ndarray | None,
+    *,
+    clip_gate: float,
+    clip_value: float,
+) -> LayerGrads:
+    """dy: [T, B, H]  dh_n, dc_n: [B, H]  ->  dx, dh0, dc0, parameter gradients and their sqnorm."""
+    with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore"):
+        return _backward(cell, tape, dy, dh_n, dc_n, float(clip_gate), float(clip_value), get_num_threads())
+
+
+def _backward(cell, tape, dy, dh_n, dc_n, clip_gate, clip_value, threads):
+    x, w, saved, lengths = tape.x, tape.weights, tape.saved, tape.lengths
+    T, B, I = x.shape
+    GH, H = w.w_hh.shape
+    dtype = x.dtype
+    dy = np.ascontiguousarray(dy, dtype=dtype)
+    h_prev = saved["h_prev"]
+    # dh of the step being processed = dy[t] + dh_rec + dh_dir: dh_rec is the recurrent product
+    # of the step after it, dh_dir everything else (dh_n at the start, dh * z for the GRU,
+    # and the whole carried gradient of frozen rows).
+    dh_rec = np.zeros((B, H), dtype)
+    dh_dir = np.array(dh_n, dtype=dtype, copy=True, order="C")
+    dc = None
+    dxw = np.empty((T, B, GH), dtype)
+    dhw = dxw  # gradient w.r.t. the W_hh products (plus b_hh); its own array only for the GRU
+    order = reversed(_visit_order(T, tape.reverse))
+    name = cell.name
+    if name in ("rnn_tanh", "rnn_relu"):
+        relu = name == "rnn_relu"
+        for t in order:
+            rnn_backward_step(relu, t, lengths, clip_gate, dy, saved["h"], dh_rec, dh_dir, dxw)
+            matmul(dxw[t], w.w_hh, dh_rec, threads)
+    elif name == "lstm":
+        dc = np.array(dc_n, dtype=dtype, copy=True, order="C")
+        for t in order:
+            lstm_backward_step(
+                t, lengths, clip_gate, dy, saved["gates"], saved["tanh_c"], saved["c_prev"], dh_rec, dh_dir, dc, dxw
+            )
+            matmul(dxw[t], w.w_hh, dh_rec, threads)
+    elif name == "gru":
+        dhw = np.empty_like(dxw)
+        for t in order:
+            gru_backward_step(
+                t, lengths, clip_gate, dy, saved["gates"], saved["hw_n"], h_prev, dh_rec, dh_dir, dxw, dhw
+            )
+            matmul(dhw[t], w.w_hh, dh_rec, threads)
+    elif name == "gru_reset_before":
+        w_hrz, w_hn = w.w_hh[: 2 * H], w.w_hh[2 * H :]
+        d_rh = np.empty((B, H), dtype)
+        for t in order:
+            gru_rb_backward_n(t, lengths, clip_gate, dy, saved["gates"], h_prev, dh_rec, dh_dir, dxw)
+            matmul(dxw[t, :, 2 * H :], w_hn, d_rh, threads)
+            gru_rb_backward_r(t, lengths, clip_gate, d_rh, saved["gates"], h_prev, dh_dir, dxw)
+            matmul(dxw[t, :, : 2 * H], w_hrz, dh_rec, threads)
+    else:
+        raise ValueError(f"cell: expected one of rnn_tanh, rnn_relu, lstm, gru, gru_reset_before, got {name!r}")
+    dh0 = dh_rec
+    dh0 += dh_dir
+    # dx and the weight gradients: one product each over all T*B rows.
+    dxw_rows = dxw.reshape(T * B, GH)
+    dhw_rows = dhw.reshape(T * B, GH)
+    dx = matmul(dxw_rows, w.w_ih, np.empty((T * B, I), dtype), threads).reshape(T, B, I)
+    dw_ih = matmul(dxw_rows.T, x.reshape(T * B, I), np.empty((GH, I), dtype), threads)
+    h_rows = h_prev.reshape(T * B, H)
+    if name == "gru_reset_before":  # W_hn multiplies r * h_prev, the other blocks h_prev
+        dw_hh = np.empty((GH, H), dtype)
+        matmul(dhw_rows[:, : 2 * H].T, h_rows, dw_hh[: 2 * H], threads)
+        matmul(dhw_rows[:, 2 * H :].T, saved["rh"].reshape(T * B, H), dw_hh[2 * H :], threads)
+    else:
+        dw_hh = matmul(dhw_rows.T, h_rows, np.empty((GH, H), dtype), threads)
+    db_ih = dxw_rows.sum(axis=0)
+    db_hh = db_ih.copy() if dhw is dxw else dhw_rows.sum(axis=0)
+    params = (dw_ih, dw_hh, db_ih, db_hh)
+    if clip_value > 0:
+        for g in params:
+            clamp_rows(g, clip_value)
+    sqnorm = sum_squares(dw_ih) + sum_squares(dw_hh)
+    if w.bias:
+        sqnorm += sum_squares(db_ih) + sum_squares(db_hh)
+    return LayerGrads(
+        dx=dx, dh0=dh0, dc0=dc, dw_ih=dw_ih, dw_hh=dw_hh, db_ih=db_ih, db_hh=db_hh, sqnorm=float(sqnorm)
+    )
