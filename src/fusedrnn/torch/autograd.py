@@ -1,0 +1,107 @@
+"""The torch.autograd.Function whose forward and backward are fusedrnn.network's, run on NumPy views of tensors.
+
+Shapes: x [T, B, I] time-major, h0 / c0 [L*D, B, H], y [T, B, D*H], lengths [B] int64;
+parameters in the order of ``names`` (PyTorch's names and shapes). Inputs arrive checked
+and contiguous from modules.py; NumPy sees the tensors' memory without a copy and never
+writes to it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.autograd.function import once_differentiable
+
+from .. import network
+from ..types import Clip
+
+# Positions of the tensor arguments of RecurrentFunction.apply (for ctx.needs_input_grad).
+_X, _H0, _C0, _FIRST_PARAM = 3, 4, 5, 7
+
+
+def _view(tensor: torch.Tensor) -> np.ndarray:
+    """The tensor's memory as a C-contiguous array: a view when the tensor is contiguous, else a copy."""
+    return np.ascontiguousarray(tensor.detach().numpy())
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    """A tensor sharing the array's memory (copied only where torch.from_numpy cannot share it)."""
+    if not array.flags.writeable or any(stride < 0 for stride in array.strides):
+        array = array.copy()
+    return torch.from_numpy(array)
+
+
+def _inputs(config: network.Config, x, h0, c0, names, params):
+    """NumPy views of the forward's tensors; zeros for an omitted initial state."""
+    xa = _view(x)
+    shape = (config.num_layers * config.num_directions, xa.shape[1], config.hidden_size)
+    h0a = np.zeros(shape, xa.dtype) if h0 is None else _view(h0)
+    c0a = None
+    if config.cell.has_cell_state:
+        c0a = np.zeros(shape, xa.dtype) if c0 is None else _view(c0)
+    return xa, h0a, c0a, {name: _view(p) for name, p in zip(names, params)}
+
+
+def _rng(seed: int | None) -> np.random.Generator | None:
+    return None if seed is None else np.random.default_rng(seed)
+
+
+class RecurrentFunction(torch.autograd.Function):
+    """y, h_n[, c_n] = network.forward(train=True); backward = network.backward with no clipping.
+
+    apply(config, names, seed, x, h0, c0, lengths, *params):
+      config:  network.Config (its dropout applies: pass dropout=0 outside training)
+      names:   parameter names, in the order of params
+      seed:    seeds the dropout masks (None when no dropout is drawn)
+      x:       [T, B, I] contiguous;  h0, c0: [L*D, B, H] or None (zeros; c0 None unless LSTM)
+      lengths: np.ndarray [B] int64, 1 <= lengths[b] <= T
+    Returns (y [T, B, D*H], h_n) or (y, h_n, c_n) for LSTM.
+    Gradients are returned only where ctx.needs_input_grad asks for them.
+    """
+
+    @staticmethod
+    def forward(ctx, config, names, seed, x, h0, c0, lengths, *params):
+        xa, h0a, c0a, arrays = _inputs(config, x, h0, c0, names, params)
+        y, h_n, c_n, tape = network.forward(config, arrays, xa, h0a, c0a, lengths, train=True, rng=_rng(seed))
+        outputs = tuple(_tensor(a) for a in (y, h_n, c_n) if a is not None)
+        ctx.tape, ctx.arrays = tape, arrays
+        ctx.given = (h0 is not None, c0 is not None)
+        # The tape reads these tensors' memory: saving them lets autograd's version counters
+        # refuse a backward after any of them was modified in place.
+        ctx.save_for_backward(x, h0, c0, *params, *outputs)
+        return outputs
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy, dh_n, dc_n=None):
+        _ = ctx.saved_tensors  # raises if an input or output was modified in place since forward
+        tape = ctx.tape
+        dtype = tape.dtype
+        result = network.backward(
+            tape,
+            ctx.arrays,
+            np.ascontiguousarray(_view(dy), dtype=dtype),
+            np.ascontiguousarray(_view(dh_n), dtype=dtype),
+            None if dc_n is None else np.ascontiguousarray(_view(dc_n), dtype=dtype),
+            Clip(),
+        )
+        need = ctx.needs_input_grad
+        dx = _tensor(result.dx) if need[_X] else None
+        dh0 = _tensor(result.dh0) if need[_H0] and ctx.given[0] else None
+        dc0 = _tensor(result.dc0) if need[_C0] and ctx.given[1] else None
+        dparams = [
+            _tensor(grad) if need[_FIRST_PARAM + k] else None for k, grad in enumerate(result.params.values())
+        ]
+        return (None, None, None, dx, dh0, dc0, None, *dparams)
+
+
+def run(config: network.Config, names, seed, x, h0, c0, lengths, params):
+    """RecurrentFunction when autograd will need it, else the forward alone (nothing kept for backward)."""
+    tensors = [t for t in (x, h0, c0, *params) if t is not None]
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return RecurrentFunction.apply(config, names, seed, x, h0, c0, lengths, *params)
+    xa, h0a, c0a, arrays = _inputs(config, x, h0, c0, names, params)
+    # train=True only to draw dropout masks (training mode under no_grad); the tape is dropped.
+    train = seed is not None
+    y, h_n, c_n, _ = network.forward(config, arrays, xa, h0a, c0a, lengths, train=train, rng=_rng(seed))
+    return tuple(_tensor(a) for a in (y, h_n, c_n) if a is not None)
