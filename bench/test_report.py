@@ -1,0 +1,38 @@
+"""report.py on a hand-made pytest-benchmark JSON: ratios to torch, fraction of the ceiling, scaling, kept notes."""
+
+import json
+
+import report
+
+
+def bench(kind, median, **extra):
+    return {"stats": {"median": median}, "extra_info": {"kind": kind, "size": "full", **extra}}
+
+
+def workload(impl, threads, median):
+    return bench("workload", median, workload="W3", impl=impl, threads=threads, gflop=5.0, dtype="float32",
+                 describe="LSTM T=50 B=32 I=H=256 training step")
+
+
+def test_report(tmp_path):
+    data = {
+        "machine_info": {"fusedrnn_bench": {"command": "pytest bench", "note": "noisy", "cpu": "X", "cores": 2}},
+        "datetime": "2026-11-23",
+        "benchmarks": [
+            workload("fusedrnn-cpp", 2, 0.050), workload("torch", 2, 0.100),
+            workload("fusedrnn-cpp", 1, 0.090), workload("torch", 1, 0.150),
+            bench("gemm", 0.1, m=2048, k=2048, n=2048, dtype="float32", threads=2, gflop=10.0, roles="square"),
+            bench("gemm", 0.2, m=2048, k=2048, n=2048, dtype="float32", threads=1, gflop=10.0, roles="square"),
+        ],
+    }
+    source, out = tmp_path / "b.json", tmp_path / "RESULTS.md"
+    source.write_text(json.dumps(data))
+    out.write_text("old figures\n" + report.KEEP_MARKER + "\nhand-written GEMM notes\n")
+    assert report.main([str(source), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "old figures" not in text and text.endswith(report.KEEP_MARKER + "\nhand-written GEMM notes\n")
+    assert "> **noisy**" in text and "    pytest bench" in text
+    # 2 threads: 5 GFLOP in 50 ms = 100 GFLOP/s against a 100 GFLOP/s ceiling; torch is 2x slower
+    assert "| fusedrnn-cpp | 50 | 2.00x | 100.0 | 1.00 |" in text
+    assert "| W3 | ≥ 1.15x torch | 2.00x | yes |" in text
+    assert "| W3 | 1.80 | 1.50 |" in text  # thread scaling t(1)/t(2): 90/50, 150/100
