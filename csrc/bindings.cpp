@@ -1,13 +1,225 @@
-// The only file that knows Python: converts arguments, releases the GIL around kernels,
-// and turns C++ errors into Python exceptions.
+// The only file that knows Python: checks what C++ relies on (dtype, contiguity, shapes,
+// lengths range), allocates the outputs, releases the GIL around the kernels, and raises
+// ValueError "[op] arg: expected ..., got ..." on misuse.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <sstream>
+#include <string>
+#include <vector>
+
 #include "build_info.h"
+#include "gemm.h"
+#include "kernels.h"
+#include "parallel.h"
 
 namespace py = pybind11;
+using namespace pybind11::literals;
+using fusedrnn::CellKind;
+
+namespace {
+
+std::string shape_str(const std::vector<py::ssize_t>& s) {
+  std::ostringstream o;
+  o << "(";
+  for (size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
+  o << (s.size() == 1 ? ",)" : ")");
+  return o.str();
+}
+
+[[noreturn]] void fail(const std::string& op, const char* arg, const std::string& expected, const std::string& got) {
+  throw py::value_error("[" + op + "] " + arg + ": expected " + expected + ", got " + got);
+}
+
+// The data pointer of `a` after checking dtype T exactly, C order and shape (-1: any size).
+template <typename T>
+const T* checked(const std::string& op, const char* arg, const py::array& a, std::vector<py::ssize_t> shape) {
+  if (!a.dtype().is(py::dtype::of<T>()))
+    fail(op, arg, std::string("dtype ") + py::str(py::dtype::of<T>()).cast<std::string>(),
+         py::str(a.dtype()).cast<std::string>());
+  if (!(a.flags() & py::array::c_style)) fail(op, arg, "a C-contiguous array", "a non-contiguous one");
+  std::vector<py::ssize_t> got(a.shape(), a.shape() + a.ndim());
+  bool ok = got.size() == shape.size();
+  for (size_t i = 0; ok && i < shape.size(); ++i) ok = shape[i] < 0 || shape[i] == got[i];
+  if (!ok) fail(op, arg, "shape " + shape_str(shape), shape_str(got));
+  return static_cast<const T*>(a.data());
+}
+
+template <typename T>
+T* out(py::array_t<T>& a) {
+  return a.mutable_data();
+}
+
+int resolve_threads(const std::string& op, int threads) {
+  if (threads < 0) fail(op, "threads", "an int >= 0 (0: the default)", std::to_string(threads));
+  return threads == 0 ? fusedrnn::default_threads() : threads;
+}
+
+void check_lengths(const std::string& op, const int64_t* len, py::ssize_t B, py::ssize_t T) {
+  for (py::ssize_t b = 0; b < B; ++b)
+    if (len[b] < 0 || len[b] > T)
+      fail(op, "lengths", "values in [0, " + std::to_string(T) + "]",
+           std::to_string(len[b]) + " at index " + std::to_string(b));
+}
+
+template <CellKind kCell, typename T>
+py::tuple layer_forward(const std::string& op, const py::array& x, const py::array& h0, const py::object& c0,
+                        const py::array& w_ih, const py::array& w_hh, const py::array& b_ih,
+                        const py::array& b_hh, const py::array& lengths, bool reverse, bool train, int threads) {
+  constexpr bool kLstm = kCell == CellKind::kLstm;
+  const int G = fusedrnn::cell_gates(kCell), E = fusedrnn::cell_extra(kCell);
+  if (x.ndim() != 3) fail(op, "x", "3 dimensions (T, B, I)", std::to_string(x.ndim()) + " dimensions");
+  if (h0.ndim() != 2) fail(op, "h0", "2 dimensions (B, H)", std::to_string(h0.ndim()) + " dimensions");
+  const py::ssize_t Tn = x.shape(0), B = x.shape(1), I = x.shape(2), H = h0.shape(1);
+  const auto d = fusedrnn::LayerDims::make(Tn, B, I, H, G);
+  fusedrnn::ForwardArgs<T> a{};
+  a.d = d;
+  a.x = checked<T>(op, "x", x, {Tn, B, I});
+  a.h0 = checked<T>(op, "h0", h0, {B, H});
+  if (kLstm) {
+    if (c0.is_none()) fail(op, "c0", "an array for LSTM", "None");
+    a.c0 = checked<T>(op, "c0", c0.cast<py::array>(), {B, H});
+  } else if (!c0.is_none()) {
+    fail(op, "c0", "None (no cell state)", "an array");
+  }
+  a.w_ih = checked<T>(op, "w_ih", w_ih, {G * H, I});
+  a.w_hh = checked<T>(op, "w_hh", w_hh, {G * H, H});
+  a.b_ih = checked<T>(op, "b_ih", b_ih, {G * H});
+  a.b_hh = checked<T>(op, "b_hh", b_hh, {G * H});
+  a.lengths = checked<int64_t>(op, "lengths", lengths, {B});
+  check_lengths(op, a.lengths, B, Tn);
+  a.reverse = reverse;
+  a.threads = resolve_threads(op, threads);
+
+  py::array_t<T> y({Tn, B, H}), h_n({B, H});
+  py::object c_n = py::none(), saved = py::none();
+  py::array_t<T> c_arr, gates, hprev, extra;
+  a.y = out(y);
+  a.h_n = out(h_n);
+  if (kLstm) {
+    c_arr = py::array_t<T>({B, H});
+    a.c_n = out(c_arr);
+    c_n = c_arr;
+  }
+  if (train) {
+    gates = py::array_t<T>({Tn, B, static_cast<py::ssize_t>(G) * H});
+    hprev = py::array_t<T>({Tn, B, H});
+    extra = py::array_t<T>({Tn, B, static_cast<py::ssize_t>(E), H});
+    a.gates = out(gates);
+    a.hprev = out(hprev);
+    a.extra = out(extra);
+    saved = py::make_tuple(gates, hprev, extra);
+  }
+  {
+    py::gil_scoped_release nogil;
+    fusedrnn::layer_forward<T>(kCell, a);
+  }
+  return py::make_tuple(y, h_n, c_n, saved);
+}
+
+template <CellKind kCell, typename T>
+py::tuple layer_backward(const std::string& op, const py::array& x, const py::array& w_ih, const py::array& w_hh,
+                         const py::array& lengths, bool reverse, const py::array& gates, const py::array& hprev,
+                         const py::array& extra, const py::array& dy, const py::array& dh_n,
+                         const py::object& dc_n, double clip_gate, double clip_value, bool bias, int threads) {
+  constexpr bool kLstm = kCell == CellKind::kLstm;
+  const int G = fusedrnn::cell_gates(kCell), E = fusedrnn::cell_extra(kCell);
+  if (x.ndim() != 3) fail(op, "x", "3 dimensions (T, B, I)", std::to_string(x.ndim()) + " dimensions");
+  if (w_hh.ndim() != 2) fail(op, "w_hh", "2 dimensions (G*H, H)", std::to_string(w_hh.ndim()) + " dimensions");
+  const py::ssize_t Tn = x.shape(0), B = x.shape(1), I = x.shape(2), H = w_hh.shape(1);
+  const auto d = fusedrnn::LayerDims::make(Tn, B, I, H, G);
+  if (!(clip_gate >= 0)) fail(op, "clip_gate", "a number >= 0", std::to_string(clip_gate));
+  if (!(clip_value >= 0)) fail(op, "clip_value", "a number >= 0", std::to_string(clip_value));
+  fusedrnn::BackwardArgs<T> a{};
+  a.d = d;
+  a.x = checked<T>(op, "x", x, {Tn, B, I});
+  a.w_ih = checked<T>(op, "w_ih", w_ih, {G * H, I});
+  a.w_hh = checked<T>(op, "w_hh", w_hh, {G * H, H});
+  a.lengths = checked<int64_t>(op, "lengths", lengths, {B});
+  check_lengths(op, a.lengths, B, Tn);
+  a.reverse = reverse;
+  a.gates = checked<T>(op, "gates", gates, {Tn, B, G * H});
+  a.hprev = checked<T>(op, "hprev", hprev, {Tn, B, H});
+  a.extra = checked<T>(op, "extra", extra, {Tn, B, E, H});
+  a.dy = checked<T>(op, "dy", dy, {Tn, B, H});
+  a.dh_n = checked<T>(op, "dh_n", dh_n, {B, H});
+  if (kLstm) {
+    if (dc_n.is_none()) fail(op, "dc_n", "an array for LSTM", "None");
+    a.dc_n = checked<T>(op, "dc_n", dc_n.cast<py::array>(), {B, H});
+  } else if (!dc_n.is_none()) {
+    fail(op, "dc_n", "None (no cell state)", "an array");
+  }
+  a.clip_gate = static_cast<T>(clip_gate);
+  a.clip_value = static_cast<T>(clip_value);
+  a.bias = bias;
+  a.threads = resolve_threads(op, threads);
+
+  py::array_t<T> dx({Tn, B, I}), dh0({B, H}), dw_ih({G * H, I}), dw_hh({G * H, H}), db_ih({G * H}),
+      db_hh({G * H});
+  py::object dc0 = py::none();
+  py::array_t<T> dc_arr;
+  if (kLstm) {
+    dc_arr = py::array_t<T>({B, H});
+    a.dc0 = out(dc_arr);
+    dc0 = dc_arr;
+  }
+  a.dx = out(dx);
+  a.dh0 = out(dh0);
+  a.dw_ih = out(dw_ih);
+  a.dw_hh = out(dw_hh);
+  a.db_ih = out(db_ih);
+  a.db_hh = out(db_hh);
+  double sqnorm = 0.0;
+  a.sqnorm = &sqnorm;
+  {
+    py::gil_scoped_release nogil;
+    fusedrnn::layer_backward<T>(kCell, a);
+  }
+  return py::make_tuple(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, sqnorm);
+}
+
+template <CellKind kCell, typename T>
+void def_cell(py::module_& m, const std::string& name, const std::string& suffix) {
+  const std::string fwd = name + "_forward_" + suffix, bwd = name + "_backward_" + suffix;
+  m.def(
+      fwd.c_str(),
+      [fwd](const py::array& x, const py::array& h0, const py::object& c0, const py::array& w_ih,
+            const py::array& w_hh, const py::array& b_ih, const py::array& b_hh, const py::array& lengths,
+            bool reverse, bool train, int threads) {
+        return layer_forward<kCell, T>(fwd, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, train, threads);
+      },
+      "x"_a, "h0"_a, "c0"_a, "w_ih"_a, "w_hh"_a, "b_ih"_a, "b_hh"_a, "lengths"_a, "reverse"_a, "train"_a,
+      "threads"_a = 0,
+      "One layer and direction forward -> (y [T,B,H], h_n [B,H], c_n [B,H] or None, "
+      "saved (gates [T,B,G*H], hprev [T,B,H], extra [T,B,E,H]) or None at inference).");
+  m.def(
+      bwd.c_str(),
+      [bwd](const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::array& lengths,
+            bool reverse, const py::array& gates, const py::array& hprev, const py::array& extra,
+            const py::array& dy, const py::array& dh_n, const py::object& dc_n, double clip_gate,
+            double clip_value, bool bias, int threads) {
+        return layer_backward<kCell, T>(bwd, x, w_ih, w_hh, lengths, reverse, gates, hprev, extra, dy, dh_n, dc_n,
+                                        clip_gate, clip_value, bias, threads);
+      },
+      "x"_a, "w_ih"_a, "w_hh"_a, "lengths"_a, "reverse"_a, "gates"_a, "hprev"_a, "extra"_a, "dy"_a, "dh_n"_a,
+      "dc_n"_a, "clip_gate"_a, "clip_value"_a, "bias"_a, "threads"_a = 0,
+      "BPTT of one layer and direction -> (dx, dh0, dc0 or None, dw_ih, dw_hh, db_ih, db_hh, sqnorm).");
+}
+
+template <typename T>
+void def_dtype(py::module_& m, const std::string& suffix) {
+  def_cell<CellKind::kRnnTanh, T>(m, "rnn_tanh", suffix);
+  def_cell<CellKind::kRnnRelu, T>(m, "rnn_relu", suffix);
+  def_cell<CellKind::kLstm, T>(m, "lstm", suffix);
+  def_cell<CellKind::kGru, T>(m, "gru", suffix);
+  def_cell<CellKind::kGruResetBefore, T>(m, "gru_reset_before", suffix);
+}
+
+}  // namespace
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "fusedrnn's compiled kernels";
+  fusedrnn::blas_init();
   m.def(
       "build_info",
       [] {
@@ -18,7 +230,20 @@ PYBIND11_MODULE(_core, m) {
         d["openmp"] = info.openmp_version;
         d["simd"] = info.simd;
         d["max_threads"] = info.max_threads;
+        d["cpu_simd"] = fusedrnn::cpu_has_avx2_fma() ? "avx2+fma" : "scalar";
+        d["blas"] = "scipy-openblas32 (threads on the OpenMP team)";
         return d;
       },
-      "Compiler, flags, OpenMP version (yyyymm, 0 if none), run-time SIMD path and default thread count.");
+      "Compiler, flags, OpenMP version (yyyymm, 0 if none), SIMD path in use, CPU's SIMD level, default thread count.");
+  m.def("set_num_threads", [](int n) {
+    if (n < 1) fail("set_num_threads", "n", "an int >= 1", std::to_string(n));
+    fusedrnn::set_default_threads(n);
+    fusedrnn::blas_set_threads(n);
+  }, "n"_a, "Threads every later call uses (its OpenMP team and the BLAS products).");
+  m.def("get_num_threads", &fusedrnn::default_threads, "Threads a call uses.");
+  m.def("simd_path", &fusedrnn::simd_path, "The SIMD path the kernels take: 'avx2+fma' or 'scalar'.");
+  m.def("set_simd_path", &fusedrnn::set_simd_path, "path"_a,
+        "Force 'scalar' (the portable path), or 'avx2+fma', or 'auto' (what this CPU supports).");
+  def_dtype<float>(m, "f32");
+  def_dtype<double>(m, "f64");
 }

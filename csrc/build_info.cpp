@@ -1,6 +1,9 @@
 // Describes this build and detects the CPU's SIMD level at run time (no -march=native needed).
 #include "build_info.h"
 
+#include "kernels.h"
+#include "parallel.h"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -42,12 +45,12 @@ BuildInfo build_info() {
   info.flags = FUSEDRNN_CXX_FLAGS;
 #ifdef _OPENMP
   info.openmp_version = _OPENMP;
-  info.max_threads = omp_get_max_threads();
+  info.max_threads = default_threads();
 #else
   info.openmp_version = 0;
   info.max_threads = 1;
 #endif
-  info.simd = cpu_has_avx2_fma() ? "avx2+fma" : "scalar";
+  info.simd = simd_path();
   return info;
 }
 

@@ -8,7 +8,7 @@ struct BuildInfo {
   std::string compiler;      // e.g. "GCC 12.2.0"
   std::string flags;         // compile flags of the kernels
   int openmp_version;        // _OPENMP (yyyymm), 0 when built without OpenMP
-  std::string simd;          // SIMD path chosen at run time on this CPU: "avx2+fma" or "scalar"
+  std::string simd;          // SIMD path the kernels take now: "avx2+fma" or "scalar" (see kernels.h)
   int max_threads;           // threads a call uses by default
 };
 

@@ -1,0 +1,91 @@
+// The C++ core's interface: one layer in one direction, forward and BPTT, every cell,
+// float and double. Raw pointers only (no Python); bindings.cpp is the only caller.
+//
+// Shapes (rightmost fastest): T steps, B batch, I input features, H hidden units,
+// G gates per cell (RNN 1, LSTM 4, GRU 3), E extra saved arrays per cell (RNN 0, LSTM 2, GRU 1).
+// Semantics (lengths, reverse, clipping): src/fusedrnn/backends/base.py.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "dims.h"
+
+namespace fusedrnn {
+
+enum class CellKind : int { kRnnTanh, kRnnRelu, kLstm, kGru, kGruResetBefore };
+
+inline int cell_gates(CellKind c) {
+  return c == CellKind::kLstm ? 4 : (c == CellKind::kGru || c == CellKind::kGruResetBefore) ? 3 : 1;
+}
+inline int cell_extra(CellKind c) {
+  return c == CellKind::kLstm ? 2 : (c == CellKind::kGru || c == CellKind::kGruResetBefore) ? 1 : 0;
+}
+
+template <typename T>
+struct ForwardArgs {
+  LayerDims d;
+  const T* x;        // [T, B, I]
+  const T* h0;       // [B, H]
+  const T* c0;       // [B, H] LSTM only, else null
+  const T* w_ih;     // [G*H, I]
+  const T* w_hh;     // [G*H, H]
+  const T* b_ih;     // [G*H]
+  const T* b_hh;     // [G*H]
+  const int64_t* lengths;  // [B], 0 <= lengths[b] <= T
+  bool reverse;
+  T* y;              // [T, B, H] out
+  T* h_n;            // [B, H] out
+  T* c_n;            // [B, H] out, LSTM only
+  T* gates;          // training: [T, B, G*H] gate activations; null at inference
+  T* hprev;          // training: [T, B, H] state each step read
+  T* extra;          // training: [T, B, E, H] cell extras (LSTM c, tanh c'; GRU W_hn h + b_hn or r*h)
+  int threads;
+};
+
+template <typename T>
+struct BackwardArgs {
+  LayerDims d;
+  const T* x;        // [T, B, I]
+  const T* w_ih;     // [G*H, I]
+  const T* w_hh;     // [G*H, H]
+  const int64_t* lengths;
+  bool reverse;
+  const T* gates;    // as saved by the training forward
+  const T* hprev;
+  const T* extra;
+  const T* dy;       // [T, B, H]
+  const T* dh_n;     // [B, H]
+  const T* dc_n;     // [B, H] LSTM only
+  T clip_gate;       // 0: off
+  T clip_value;      // 0: off
+  bool bias;         // count db_ih, db_hh in sqnorm
+  T* dx;             // [T, B, I] out
+  T* dh0;            // [B, H] out
+  T* dc0;            // [B, H] out, LSTM only
+  T* dw_ih;          // [G*H, I] out
+  T* dw_hh;          // [G*H, H] out
+  T* db_ih;          // [G*H] out
+  T* db_hh;          // [G*H] out
+  double* sqnorm;    // out: sum of squares of the parameter gradients after the value clamp
+  int threads;
+};
+
+template <typename T>
+void layer_forward(CellKind cell, const ForwardArgs<T>& args);
+template <typename T>
+void layer_backward(CellKind cell, const BackwardArgs<T>& args);
+
+// The SIMD path the kernels take: "avx2+fma" when this CPU has it, else "scalar".
+// set_simd_path("scalar") forces the portable path (tests); "auto" restores the choice.
+// FUSEDRNN_SIMD=scalar in the environment forces it at import.
+std::string simd_path();
+void set_simd_path(const std::string& path);
+
+// Per-ISA entry points (kernels_<isa>_<dtype>.cpp), chosen by kernels.cpp.
+enum class Isa { kScalar, kAvx2 };
+template <Isa isa, typename T>
+void layer_forward_isa(CellKind cell, const ForwardArgs<T>& args);
+template <Isa isa, typename T>
+void layer_backward_isa(CellKind cell, const BackwardArgs<T>& args);
+
+}  // namespace fusedrnn

@@ -1,0 +1,13 @@
+// ISA-neutral includes of the kernel translation units, included before any target pragma
+// so that standard-library code is always compiled for the baseline CPU.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "dims.h"
+#include "gemm.h"
+#include "kernels.h"
+#include "parallel.h"

@@ -1,0 +1,204 @@
+// layer_backward<Cell, V>: backpropagation through time for one layer and direction.
+// Knows time; the cell knows one step. Include inside an ISA namespace after the cells.
+//
+// One parallel region for the whole reversed sequence over 16-unit blocks (BlockScheduler:
+// own slice first, then left-over blocks of others). Per step: the gate gradients of a
+// block's units (clip_gate clamp inside the cell), the bias gradients summed as they are
+// produced; then, once every block's are ready, the block's columns of dh_{t-1} = dG·W_hh
+// (W_hh packed once per call). After the loop, dx and the weight
+// gradients are three large GEMMs over all steps; clip_value and the squared norm are
+// applied in one pass over the (small, cache-hot) weight gradients.
+#pragma once
+
+// p[0..n) clamped to ±clip (clip > 0), returning the sum of squares. Fixed chunks with
+// partial sums added in order: the same bits for any thread count.
+template <typename T>
+double clamp_sqnorm(T* p, long n, T clip, int threads) {
+  constexpr long kChunk = 1 << 14;
+  const long nchunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> part(nchunks, 0.0);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static)
+#endif
+  for (long c = 0; c < nchunks; ++c) {
+    T* q = p + c * kChunk;
+    const long m = n - c * kChunk < kChunk ? n - c * kChunk : kChunk;
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    long i = 0;
+    for (; i + 8 <= m; i += 8)
+      for (int k = 0; k < 8; ++k) {
+        T v = q[i + k];
+        if (clip > 0) v = v > clip ? clip : (v < -clip ? -clip : v);
+        q[i + k] = v;
+        s[k] += static_cast<double>(v) * static_cast<double>(v);
+      }
+    for (; i < m; ++i) {
+      T v = q[i];
+      if (clip > 0) v = v > clip ? clip : (v < -clip ? -clip : v);
+      q[i] = v;
+      s[0] += static_cast<double>(v) * static_cast<double>(v);
+    }
+    part[c] = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  }
+  double total = 0.0;
+  for (long c = 0; c < nchunks; ++c) total += part[c];
+  return total;
+}
+
+template <class Cell, class V>
+void layer_backward(const BackwardArgs<typename V::Elem>& a) {
+  using T = typename V::Elem;
+  constexpr int G = Cell::kGates, E = Cell::kExtra, L = kBlock;
+  // The linear-before-reset GRU's h part of da_n is r * da_n: it needs its own array.
+  constexpr bool kSplitH = !Cell::kResetBefore && G == 3;
+  const int Tn = static_cast<int>(a.d.T), B = static_cast<int>(a.d.B), I = static_cast<int>(a.d.I),
+            H = static_cast<int>(a.d.H);
+  const long GH = static_cast<long>(G) * H, BH = static_cast<long>(B) * H, TB = a.d.tb();
+
+  std::copy(a.dh_n, a.dh_n + BH, a.dh0);  // dh0 / dc0 carry dh, dc through the loop
+  if (Cell::kCellState) std::copy(a.dc_n, a.dc_n + BH, a.dc0);
+  if (Tn == 0 || B == 0) {
+    std::fill(a.dx, a.dx + TB * I, T(0));
+    std::fill(a.dw_ih, a.dw_ih + GH * I, T(0));
+    std::fill(a.dw_hh, a.dw_hh + GH * H, T(0));
+    std::fill(a.db_ih, a.db_ih + GH, T(0));
+    std::fill(a.db_hh, a.db_hh + GH, T(0));
+    *a.sqnorm = 0.0;
+    return;
+  }
+  std::vector<T> dgx(static_cast<size_t>(TB) * GH), dgh_own(kSplitH ? static_cast<size_t>(TB) * GH : 0);
+  T* dgh = kSplitH ? dgh_own.data() : dgx.data();
+  std::vector<double> dbx(GH, 0.0), dbh(GH, 0.0);
+  std::vector<T> drh(Cell::kResetBefore ? BH : 0);
+  const int nub = (H + L - 1) / L;
+  std::vector<T> packed(static_cast<size_t>(nub) * GH * L);
+  T* D = a.dh0;
+  T* C = a.dc0;
+  constexpr int P = Cell::kResetBefore ? 3 : 2;  // phases per step
+  BlockScheduler sched;
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(a.threads)
+#endif
+  {
+#ifdef _OPENMP
+#pragma omp single
+#endif
+    sched.reset(1 + Tn * P, nub, team_size());
+    const int part = thread_id();
+    sched.run(0, part, [&](int ub) {
+      pack_backward_panel(a.w_hh, G, H, ub, packed.data() + static_cast<size_t>(ub) * GH * L);
+    });
+    std::vector<int> rows(B);
+    std::vector<const T*> arows(B);
+    std::vector<T> acc(static_cast<size_t>(B) * L);
+    alignas(32) T gl[G * L], hl[L], exl[E > 0 ? E * L : 1], dh[L], dc[L], dgxl[G * L], dghl[G * L], dhd[L];
+
+    for (int s = 0; s < Tn; ++s) {
+      const int t = a.reverse ? s : Tn - 1 - s;  // the forward's visiting order, reversed
+      const long tb0 = static_cast<long>(t) * B;
+      const int nact = active_rows(a.lengths, B, t, rows.data());
+
+      // Phase 1: gate gradients of the block's units (needs only the block's own dh, dc).
+      sched.run(1 + s * P, part, [&](int ub) {
+        const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
+        // Frozen rows: no gate gradient; dh and dc pass straight through (untouched).
+        for (int b = 0, i = 0; b < B; ++b) {
+          if (i < nact && rows[i] == b) {
+            ++i;
+            continue;
+          }
+          for (int g = 0; g < G; ++g) {
+            std::fill_n(dgx.data() + (tb0 + b) * GH + g * H + j0, n, T(0));
+            if (kSplitH) std::fill_n(dgh + (tb0 + b) * GH + g * H + j0, n, T(0));
+          }
+        }
+        for (int i = 0; i < nact; ++i) {
+          const int b = rows[i];
+          const long row = tb0 + b;
+          for (int g = 0; g < G; ++g) load_lanes(gl + g * L, a.gates + row * GH + g * H + j0, n);
+          load_lanes(hl, a.hprev + row * H + j0, n);
+          for (int e = 0; e < E; ++e) load_lanes(exl + e * L, a.extra + (row * E + e) * H + j0, n);
+          load_lanes(dh, D + static_cast<long>(b) * H + j0, n);
+          const T* dyr = a.dy + row * H + j0;
+          for (int u = 0; u < n; ++u) dh[u] += dyr[u];
+          if constexpr (Cell::kResetBefore) {
+            Cell::template backward_nz<V>(gl, hl, dh, a.clip_gate, dgxl, dhd);
+            for (int g = 1; g < 3; ++g) store_lanes(dgx.data() + row * GH + g * H + j0, dgxl + g * L, n);
+          } else {
+            if (Cell::kCellState) load_lanes(dc, C + static_cast<long>(b) * H + j0, n);
+            Cell::template backward<V>(gl, hl, exl, dh, dc, a.clip_gate, dgxl, dghl, dhd);
+            if (Cell::kCellState) store_lanes(C + static_cast<long>(b) * H + j0, dc, n);
+            for (int g = 0; g < G; ++g) {
+              store_lanes(dgx.data() + row * GH + g * H + j0, dgxl + g * L, n);
+              if (kSplitH) store_lanes(dgh + row * GH + g * H + j0, dghl + g * L, n);
+              // Bias gradients summed as they are produced (fixed order: steps, then rows).
+              double* bx = dbx.data() + g * H + j0;
+              double* bh = dbh.data() + g * H + j0;
+              for (int u = 0; u < n; ++u) {
+                bx[u] += dgxl[g * L + u];
+                bh[u] += dghl[g * L + u];
+              }
+            }
+          }
+          store_lanes(D + static_cast<long>(b) * H + j0, dhd, n);
+        }
+      });
+      if constexpr (Cell::kResetBefore) {
+        // Phase 2: drh = da_n · W_hn for the block's units, then da_r and the r path into dh_{t-1}.
+        for (int i = 0; i < nact; ++i) arows[i] = dgx.data() + (tb0 + rows[i]) * GH + 2 * H;
+        sched.run(2 + s * P, part, [&](int ub) {
+          const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
+          const T* panel = packed.data() + static_cast<size_t>(ub) * GH * L;
+          tile_rows<V>(arows.data(), nact, H, panel + 2 * static_cast<long>(H) * L, L, L, acc.data(), L);
+          for (int i = 0; i < nact; ++i) {
+            const int b = rows[i];
+            const long row = tb0 + b;
+            load_lanes(gl, a.gates + row * GH + j0, n);  // r
+            load_lanes(hl, a.hprev + row * H + j0, n);
+            load_lanes(dhd, D + static_cast<long>(b) * H + j0, n);
+            Cell::template backward_r<V>(gl, hl, acc.data() + static_cast<long>(i) * L, a.clip_gate, dgxl, dhd);
+            store_lanes(dgx.data() + row * GH + j0, dgxl, n);
+            store_lanes(D + static_cast<long>(b) * H + j0, dhd, n);
+            for (int g = 0; g < G; ++g) {
+              const T* dgr = dgx.data() + row * GH + g * H + j0;
+              double* bx = dbx.data() + g * H + j0;
+              for (int u = 0; u < n; ++u) bx[u] += dgr[u];
+            }
+          }
+        });
+      }
+      // Last phase: dh_{t-1}[block] = dh_direct + dG_h · W_hh[:, block]  (reset-before: r, z only).
+      for (int i = 0; i < nact; ++i) arows[i] = dgh + (tb0 + rows[i]) * GH;
+      const int K = Cell::kResetBefore ? 2 * H : static_cast<int>(GH);
+      sched.run(P + s * P, part, [&](int ub) {
+        const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
+        tile_rows<V>(arows.data(), nact, K, packed.data() + static_cast<size_t>(ub) * GH * L, L, L, acc.data(), L);
+        for (int i = 0; i < nact; ++i) {
+          T* d = D + static_cast<long>(rows[i]) * H + j0;
+          const T* c = acc.data() + static_cast<long>(i) * L;
+          for (int u = 0; u < n; ++u) d[u] += c[u];
+        }
+      });
+    }
+  }
+
+  // dx and the weight gradients: one product each over all T*B rows (BLAS, serial code).
+  gemm(false, false, TB, I, GH, T(1), dgx.data(), GH, a.w_ih, I, T(0), a.dx, I);
+  gemm(true, false, GH, I, TB, T(1), dgx.data(), GH, a.x, I, T(0), a.dw_ih, I);
+  if constexpr (Cell::kResetBefore) {
+    gemm(true, false, 2 * H, H, TB, T(1), dgx.data(), GH, a.hprev, H, T(0), a.dw_hh, H);
+    gemm(true, false, H, H, TB, T(1), dgx.data() + 2 * H, GH, a.extra, H, T(0), a.dw_hh + 2L * H * H, H);
+  } else {
+    gemm(true, false, GH, H, TB, T(1), dgh, GH, a.hprev, H, T(0), a.dw_hh, H);
+  }
+  const double* dbh_src = Cell::kResetBefore ? dbx.data() : dbh.data();
+  for (long k = 0; k < GH; ++k) {
+    a.db_ih[k] = static_cast<T>(dbx[k]);
+    a.db_hh[k] = static_cast<T>(dbh_src[k]);
+  }
+  double sq = clamp_sqnorm(a.dw_ih, GH * I, a.clip_value, a.threads);
+  sq += clamp_sqnorm(a.dw_hh, GH * H, a.clip_value, a.threads);
+  const double sqb = clamp_sqnorm(a.db_ih, GH, a.clip_value, 1) + clamp_sqnorm(a.db_hh, GH, a.clip_value, 1);
+  *a.sqnorm = a.bias ? sq + sqb : sq;
+}

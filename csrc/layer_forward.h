@@ -1,0 +1,155 @@
+// layer_forward<Cell, V>: one layer, one direction, all steps. Knows time; the cell knows
+// one step. Include inside an ISA namespace after the cells.
+//
+// All steps' input projections in one GEMM (BLAS, serial code). Then ONE parallel region
+// for the whole sequence: the hidden units are split in 16-unit blocks (all G gates of them);
+// per step, each block's tile of h_{t-1}·W_hhᵀ is computed fused with its gate math. Each
+// thread packs and runs its own fixed slice of blocks (at batch 1 its weights stay in its
+// cache) and helps with others' left-over blocks (BlockScheduler); one synchronisation per
+// step (two for the reset-before GRU, whose n gate needs r*h of every unit). A block is
+// computed the same way by any thread: the result does not depend on the thread count.
+#pragma once
+
+template <class Cell, class V>
+void layer_forward(const ForwardArgs<typename V::Elem>& a) {
+  using T = typename V::Elem;
+  constexpr int G = Cell::kGates, E = Cell::kExtra, L = kBlock, NC = G * kBlock;
+  const int Tn = static_cast<int>(a.d.T), B = static_cast<int>(a.d.B), I = static_cast<int>(a.d.I),
+            H = static_cast<int>(a.d.H);
+  const long GH = static_cast<long>(G) * H, BH = static_cast<long>(B) * H;
+  const bool train = a.gates != nullptr;
+  if (B == 0) return;
+  if (Tn == 0) {
+    std::copy(a.h0, a.h0 + BH, a.h_n);
+    if (Cell::kCellState) std::copy(a.c0, a.c0 + BH, a.c_n);
+    return;
+  }
+
+  std::vector<T> xw(static_cast<size_t>(a.d.tb()) * GH);
+  gemm(false, true, a.d.tb(), GH, I, T(1), a.x, I, a.w_ih, I, T(0), xw.data(), GH);
+  // bx joins the x part; bh stays with the h part only where the cell needs it apart (GRU b_hn).
+  std::vector<T> bx(GH), bh(GH, T(0));
+  for (int g = 0; g < G; ++g)
+    for (int j = 0; j < H; ++j) {
+      const long k = static_cast<long>(g) * H + j;
+      if (Cell::hidden_bias_apart(g)) {
+        bx[k] = a.b_ih[k];
+        bh[k] = a.b_hh[k];
+      } else {
+        bx[k] = a.b_ih[k] + a.b_hh[k];
+      }
+    }
+
+  const int nub = (H + L - 1) / L;
+  std::vector<T> packed(static_cast<size_t>(nub) * H * NC);
+  std::vector<T> hbuf(2 * BH), cbuf(Cell::kCellState ? BH : 0), rh(Cell::kResetBefore ? BH : 0);
+  std::vector<T> step_gates(Cell::kResetBefore && !train ? B * GH : 0);
+  std::copy(a.h0, a.h0 + BH, hbuf.data());
+  if (Cell::kCellState) std::copy(a.c0, a.c0 + BH, cbuf.data());
+  constexpr int P = Cell::kResetBefore ? 2 : 1;  // phases per step
+  BlockScheduler sched;
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(a.threads)
+#endif
+  {
+#ifdef _OPENMP
+#pragma omp single
+#endif
+    sched.reset(1 + Tn * P, nub, team_size());
+    const int part = thread_id();
+    sched.run(0, part, [&](int ub) {
+      pack_forward_panel(a.w_hh, G, H, ub, packed.data() + static_cast<size_t>(ub) * H * NC);
+    });
+    std::vector<int> rows(B);
+    std::vector<const T*> arows(B);
+    std::vector<T> acc(static_cast<size_t>(B) * NC);
+    alignas(32) T ax[NC], ah[NC], hl[L], cl[L], gl[NC], ho[L], co[L], ex[E > 0 ? E * L : 1];
+
+    for (int s = 0; s < Tn; ++s) {
+      const int t = a.reverse ? Tn - 1 - s : s;
+      const T* hp = hbuf.data() + (s & 1) * BH;
+      T* hn = hbuf.data() + ((s + 1) & 1) * BH;
+      const long tb0 = static_cast<long>(t) * B;
+      T* gstep = train ? a.gates + tb0 * GH : step_gates.data();
+      const int nact = active_rows(a.lengths, B, t, rows.data());
+      for (int i = 0; i < nact; ++i) arows[i] = hp + static_cast<long>(rows[i]) * H;
+
+      sched.run(1 + s * P, part, [&](int ub) {
+        const T* panel = packed.data() + static_cast<size_t>(ub) * H * NC;
+        const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
+        // Frozen rows keep their state and output 0; training keeps every row's h_{t-1}.
+        for (int b = 0, i = 0; b < B; ++b) {
+          const long o = static_cast<long>(b) * H + j0;
+          if (train) std::copy(hp + o, hp + o + n, a.hprev + tb0 * H + o);
+          if (i < nact && rows[i] == b) {
+            ++i;
+            continue;
+          }
+          std::copy(hp + o, hp + o + n, hn + o);
+          std::fill(a.y + tb0 * H + o, a.y + tb0 * H + o + n, T(0));
+          if (Cell::kResetBefore && train) std::fill(a.extra + tb0 * H + o, a.extra + tb0 * H + o + n, T(0));
+        }
+        // Reset-before GRU, phase 1: only the r, z columns now; n needs r*h of all units.
+        tile_rows<V>(arows.data(), nact, H, panel, NC, Cell::kResetBefore ? 2 * L : NC, acc.data(), NC);
+        for (int i = 0; i < nact; ++i) {
+          const long row = tb0 + rows[i];
+          const T* xr = xw.data() + row * GH;
+          for (int g = 0; g < G; ++g) {
+            load_lanes(ax + g * L, xr + g * H + j0, n);
+            const T* bxg = bx.data() + g * H + j0;
+            const T* bhg = bh.data() + g * H + j0;
+            const T* accg = acc.data() + static_cast<long>(i) * NC + g * L;
+            for (int u = 0; u < n; ++u) {
+              ax[g * L + u] += bxg[u];
+              ah[g * L + u] = accg[u] + bhg[u];
+            }
+            for (int u = n; u < L; ++u) ah[g * L + u] = T(0);
+          }
+          load_lanes(hl, hp + static_cast<long>(rows[i]) * H + j0, n);
+          if constexpr (Cell::kResetBefore) {
+            Cell::template forward_rz<V>(ax, ah, hl, gl, ho);  // ho holds r*h here
+            store_lanes(rh.data() + static_cast<long>(rows[i]) * H + j0, ho, n);
+            for (int g = 0; g < 2; ++g)
+              store_lanes(gstep + static_cast<long>(rows[i]) * GH + g * H + j0, gl + g * L, n);
+            if (train) store_lanes(a.extra + row * H + j0, ho, n);
+          } else {
+            if (Cell::kCellState) load_lanes(cl, cbuf.data() + static_cast<long>(rows[i]) * H + j0, n);
+            Cell::template forward<V>(ax, ah, hl, cl, gl, ho, co, ex);
+            store_lanes(hn + static_cast<long>(rows[i]) * H + j0, ho, n);
+            store_lanes(a.y + row * H + j0, ho, n);
+            if (Cell::kCellState) store_lanes(cbuf.data() + static_cast<long>(rows[i]) * H + j0, co, n);
+            if (train) {
+              for (int g = 0; g < G; ++g) store_lanes(a.gates + row * GH + g * H + j0, gl + g * L, n);
+              for (int e = 0; e < E; ++e) store_lanes(a.extra + (row * E + e) * H + j0, ex + e * L, n);
+            }
+          }
+        }
+      });
+      if constexpr (Cell::kResetBefore) {
+        // Phase 2 (r*h of every unit is ready): n from (r*h)·W_hnᵀ, then h'.
+        for (int i = 0; i < nact; ++i) arows[i] = rh.data() + static_cast<long>(rows[i]) * H;
+        sched.run(2 + s * P, part, [&](int ub) {
+          const T* panel = packed.data() + static_cast<size_t>(ub) * H * NC;
+          const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
+          tile_rows<V>(arows.data(), nact, H, panel + 2 * L, NC, L, acc.data(), NC);
+          for (int i = 0; i < nact; ++i) {
+            const long row = tb0 + rows[i];
+            T* grow = gstep + static_cast<long>(rows[i]) * GH;
+            load_lanes(ax + 2 * L, xw.data() + row * GH + 2 * H + j0, n);
+            for (int u = 0; u < n; ++u) ax[2 * L + u] += bx[2 * H + j0 + u];
+            load_lanes(ah, acc.data() + static_cast<long>(i) * NC, n);
+            load_lanes(gl + L, grow + H + j0, n);  // z
+            load_lanes(hl, hp + static_cast<long>(rows[i]) * H + j0, n);
+            Cell::template forward_n<V>(ax, ah, hl, gl, ho);
+            store_lanes(grow + 2 * H + j0, gl + 2 * L, n);
+            store_lanes(hn + static_cast<long>(rows[i]) * H + j0, ho, n);
+            store_lanes(a.y + row * H + j0, ho, n);
+          }
+        });
+      }
+    }
+  }
+  std::copy(hbuf.data() + (Tn & 1) * BH, hbuf.data() + (Tn & 1) * BH + BH, a.h_n);
+  if (Cell::kCellState) std::copy(cbuf.begin(), cbuf.end(), a.c_n);
+}

@@ -1,0 +1,53 @@
+"""Typed surface of fusedrnn._core, the compiled kernels (csrc/bindings.cpp).
+
+Per cell in (rnn_tanh, rnn_relu, lstm, gru, gru_reset_before) and dtype suffix (f32, f64):
+  <cell>_forward_<dt>(x [T,B,I], h0 [B,H], c0 [B,H] | None, w_ih [G*H,I], w_hh [G*H,H],
+                      b_ih [G*H], b_hh [G*H], lengths [B] int64, reverse, train, threads=0)
+      -> (y [T,B,H], h_n [B,H], c_n [B,H] | None, (gates [T,B,G*H], hprev [T,B,H], extra [T,B,E,H]) | None)
+  <cell>_backward_<dt>(x, w_ih, w_hh, lengths, reverse, gates, hprev, extra, dy [T,B,H], dh_n [B,H],
+                       dc_n [B,H] | None, clip_gate, clip_value, bias, threads=0)
+      -> (dx, dh0, dc0 | None, dw_ih, dw_hh, db_ih, db_hh, sqnorm)
+threads=0 uses get_num_threads(). Arrays must have exactly the dtype, C order and shapes;
+otherwise ValueError "[op] arg: expected ..., got ...".
+"""
+
+from typing import Any
+
+import numpy as np
+
+_Arr = np.ndarray
+_Fwd = tuple[_Arr, _Arr, _Arr | None, tuple[_Arr, _Arr, _Arr] | None]
+_Bwd = tuple[_Arr, _Arr, _Arr | None, _Arr, _Arr, _Arr, _Arr, float]
+
+def build_info() -> dict[str, Any]: ...
+def set_num_threads(n: int) -> None: ...
+def get_num_threads() -> int: ...
+def simd_path() -> str: ...
+def set_simd_path(path: str) -> None: ...
+
+def _forward(x: _Arr, h0: _Arr, c0: _Arr | None, w_ih: _Arr, w_hh: _Arr, b_ih: _Arr, b_hh: _Arr,
+             lengths: _Arr, reverse: bool, train: bool, threads: int = 0) -> _Fwd: ...
+def _backward(x: _Arr, w_ih: _Arr, w_hh: _Arr, lengths: _Arr, reverse: bool, gates: _Arr, hprev: _Arr,
+              extra: _Arr, dy: _Arr, dh_n: _Arr, dc_n: _Arr | None, clip_gate: float, clip_value: float,
+              bias: bool, threads: int = 0) -> _Bwd: ...
+
+rnn_tanh_forward_f32 = _forward
+rnn_tanh_forward_f64 = _forward
+rnn_relu_forward_f32 = _forward
+rnn_relu_forward_f64 = _forward
+lstm_forward_f32 = _forward
+lstm_forward_f64 = _forward
+gru_forward_f32 = _forward
+gru_forward_f64 = _forward
+gru_reset_before_forward_f32 = _forward
+gru_reset_before_forward_f64 = _forward
+rnn_tanh_backward_f32 = _backward
+rnn_tanh_backward_f64 = _backward
+rnn_relu_backward_f32 = _backward
+rnn_relu_backward_f64 = _backward
+lstm_backward_f32 = _backward
+lstm_backward_f64 = _backward
+gru_backward_f32 = _backward
+gru_backward_f64 = _backward
+gru_reset_before_backward_f32 = _backward
+gru_reset_before_backward_f64 = _backward

@@ -1,0 +1,85 @@
+"""The `cpp` backend: the Backend protocol over the compiled kernels of fusedrnn._core.
+
+Adapts argument lists and the opaque tape; never validates (validate.py did) — the
+extension re-checks only what could make C++ read out of bounds.
+"""
+
+from __future__ import annotations
+
+import threading
+
+# Loads libscipy_openblas.so (RTLD_GLOBAL) so the extension's NEEDED entry resolves in any
+# install layout (editable builds, user site); must come before importing _core.
+import scipy_openblas32  # noqa: F401
+
+from .. import _core
+from .. import threads as _threads
+from ..cells import CellSpec
+from ..types import LayerGrads, LayerResult, LayerTape, LayerWeights
+
+_SUFFIX = {"float32": "f32", "float64": "f64"}
+_lock = threading.Lock()
+_applied_threads: list[int] = [0]  # thread count last given to the extension (and its BLAS)
+
+
+def set_num_threads(n: int) -> None:
+    """Threads every later call uses: its OpenMP team and the BLAS products."""
+    _threads.set_num_threads(n)
+    _apply(n)
+
+
+def get_num_threads() -> int:
+    """Threads a call made now uses."""
+    return _threads.get_num_threads()
+
+
+def build_info() -> dict:
+    """Compiler, flags, OpenMP version, SIMD path in use, CPU SIMD level, threads."""
+    info = dict(_core.build_info())
+    info["max_threads"] = get_num_threads()
+    return info
+
+
+def _apply(n: int) -> int:
+    # Only when the count changes: OpenBLAS's setter is process-wide.
+    if _applied_threads[0] != n:
+        with _lock:
+            if _applied_threads[0] != n:
+                _core.set_num_threads(n)
+                _applied_threads[0] = n
+    return n
+
+
+def _kernel(cell: CellSpec, direction: str, dtype) -> object:
+    return getattr(_core, f"{cell.name}_{direction}_{_SUFFIX[str(dtype)]}")
+
+
+class CppBackend:
+    """Fused C++ kernels: one OpenMP region per layer call, GIL released throughout."""
+
+    name = "cpp"
+
+    def layer_forward(self, cell, x, h0, c0, weights: LayerWeights, lengths, *, reverse, train) -> LayerResult:
+        n = _apply(get_num_threads())
+        y, h_n, c_n, saved = _kernel(cell, "forward", x.dtype)(
+            x, h0, c0, weights.w_ih, weights.w_hh, weights.b_ih, weights.b_hh, lengths, reverse, train, n
+        )
+        tape = None
+        if train:
+            tape = LayerTape(x=x, h0=h0, c0=c0, weights=weights, lengths=lengths, reverse=reverse, saved=saved)
+        return LayerResult(y=y, h_n=h_n, c_n=c_n, tape=tape)
+
+    def layer_backward(self, cell, tape: LayerTape, dy, dh_n, dc_n, *, clip_gate, clip_value) -> LayerGrads:
+        n = _apply(get_num_threads())
+        gates, hprev, extra = tape.saved
+        w = tape.weights
+        dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, sqnorm = _kernel(cell, "backward", tape.x.dtype)(
+            tape.x, w.w_ih, w.w_hh, tape.lengths, tape.reverse, gates, hprev, extra, dy, dh_n, dc_n,
+            float(clip_gate), float(clip_value), bool(w.bias), n,
+        )
+        return LayerGrads(dx=dx, dh0=dh0, dc0=dc0, dw_ih=dw_ih, dw_hh=dw_hh, db_ih=db_ih, db_hh=db_hh, sqnorm=sqnorm)
+
+
+BACKEND = CppBackend()
+
+__all__ = ["BACKEND", "CppBackend", "build_info", "get_num_threads", "set_num_threads"]

@@ -1,0 +1,185 @@
+"""The cpp backend's own guarantees: the scalar path matches the reference, results are
+bitwise identical for any thread count, concurrent calls from Python threads are safe,
+and the extension's bounds checks raise ValueError naming the argument."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from fusedrnn import cells
+from fusedrnn.backends import get
+from fusedrnn.types import LayerWeights
+from tolerance import assert_close
+
+from fusedrnn.backends import cpp as cpp_backend  # noqa: E402  (a failed import is a failure, never a skip)
+from fusedrnn import _core  # noqa: E402
+
+CELL_NAMES = list(cells.CELLS)
+# Sizes straddling the 16-unit block and the 8-lane vector: 1, 7, 8, 9, 15, 16, 17, 31, 32, 33.
+SHAPES = [(4, 3, 7, 9), (3, 1, 8, 17), (5, 5, 33, 31), (2, 7, 1, 33), (1, 2, 15, 16), (3, 9, 16, 1), (0, 2, 3, 4)]
+
+
+def make_problem(rng, cell, T, B, I, H, dtype):
+    G = cell.gates
+    s = 1 / np.sqrt(H)
+    w = LayerWeights(*(rng.uniform(-s, s, shape).astype(dtype) for shape in [(G * H, I), (G * H, H), (G * H,), (G * H,)]))
+    x = rng.standard_normal((T, B, I)).astype(dtype)
+    h0 = rng.standard_normal((B, H)).astype(dtype)
+    c0 = rng.standard_normal((B, H)).astype(dtype) if cell.has_cell_state else None
+    lengths = rng.integers(0, T + 1, B).astype(np.int64)
+    dy = rng.standard_normal((T, B, H)).astype(dtype)
+    dh = rng.standard_normal((B, H)).astype(dtype)
+    dc = rng.standard_normal((B, H)).astype(dtype) if cell.has_cell_state else None
+    return w, x, h0, c0, lengths, dy, dh, dc
+
+
+def run(backend, cell, problem, reverse, clip_gate=0.0, clip_value=0.0):
+    w, x, h0, c0, lengths, dy, dh, dc = problem
+    fwd = backend.layer_forward(cell, x, h0, c0, w, lengths, reverse=reverse, train=True)
+    inf = backend.layer_forward(cell, x, h0, c0, w, lengths, reverse=reverse, train=False)
+    g = backend.layer_backward(cell, fwd.tape, dy, dh, dc, clip_gate=clip_gate, clip_value=clip_value)
+    out = {"y": fwd.y, "y_inference": inf.y, "h_n": fwd.h_n, "c_n": fwd.c_n, "dx": g.dx, "dh0": g.dh0,
+           "dc0": g.dc0, "dw_ih": g.dw_ih, "dw_hh": g.dw_hh, "db_ih": g.db_ih, "db_hh": g.db_hh,
+           "sqnorm": np.float64(g.sqnorm)}
+    return out
+
+
+@pytest.fixture
+def scalar_path():
+    _core.set_simd_path("scalar")
+    try:
+        yield
+    finally:
+        _core.set_simd_path("auto")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cell_name", CELL_NAMES)
+def test_scalar_path_matches_reference(scalar_path, rng, cell_name, dtype):
+    assert _core.simd_path() == "scalar" and _core.build_info()["simd"] == "scalar"
+    cell = cells.CELLS[cell_name]
+    ref, cpp = get("numpy"), get("cpp")
+    for shape in SHAPES:
+        for reverse, clips in ((False, (0.0, 0.0)), (True, (0.05, 0.02))):
+            problem = make_problem(rng, cell, *shape, dtype)
+            expected = run(ref, cell, problem, reverse, *clips)
+            actual = run(cpp, cell, problem, reverse, *clips)
+            for name in expected:
+                assert_close(f"{cell_name} {shape} reverse={reverse} {name}", actual[name], expected[name], dtype)
+
+
+def _same_bits(a, b, label):
+    for name in a:
+        if a[name] is None:
+            assert b[name] is None
+            continue
+        assert np.array_equal(np.atleast_1d(a[name]).view(np.uint8), np.atleast_1d(b[name]).view(np.uint8)), (
+            f"{label} {name}: results differ between thread counts"
+        )
+
+
+@pytest.mark.parametrize("simd", ["auto", "scalar"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cell_name", CELL_NAMES)
+def test_bitwise_identical_across_thread_counts(rng, cell_name, dtype, simd):
+    cell = cells.CELLS[cell_name]
+    cpp = get("cpp")
+    before = cpp_backend.get_num_threads()
+    _core.set_simd_path(simd)
+    try:
+        for shape in [(6, 5, 33, 47), (9, 1, 16, 64), (3, 3, 2, 17)]:
+            problem = make_problem(rng, cell, *shape, dtype)
+            results = []
+            for n in (1, 2, 3):
+                cpp_backend.set_num_threads(n)
+                results.append(run(cpp, cell, problem, reverse=shape[1] == 1, clip_gate=0.1, clip_value=0.05))
+            _same_bits(results[0], results[1], f"{cell_name} {shape} 1 vs 2")
+            _same_bits(results[0], results[2], f"{cell_name} {shape} 1 vs 3")
+    finally:
+        cpp_backend.set_num_threads(before)
+        _core.set_simd_path("auto")
+
+
+def test_concurrent_calls_from_python_threads(rng):
+    cell = cells.CELLS["lstm"]
+    cpp = get("cpp")
+    problems = [make_problem(rng, cell, 7, 4, 12, 24, np.float32) for _ in range(4)]
+    expected = [run(cpp, cell, p, reverse=False, clip_gate=0.1) for p in problems]
+    errors: list[str] = []
+
+    def worker(k):
+        try:
+            for _ in range(5):
+                _same_bits(expected[k], run(cpp, cell, problems[k], reverse=False, clip_gate=0.1), f"thread {k}")
+        except AssertionError as e:  # pragma: no cover - reported below
+            errors.append(str(e))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+def _lstm_args(T=3, B=2, I=4, H=5, dtype=np.float32):
+    z = lambda *s: np.zeros(s, dtype)  # noqa: E731
+    return dict(x=z(T, B, I), h0=z(B, H), c0=z(B, H), w_ih=z(4 * H, I), w_hh=z(4 * H, H), b_ih=z(4 * H),
+                b_hh=z(4 * H), lengths=np.full(B, T, np.int64), reverse=False, train=True)
+
+
+@pytest.mark.parametrize(
+    "change, pattern",
+    [
+        pytest.param(dict(h0=np.zeros((2, 6), np.float32)), r"\[lstm_forward_f32\] c0: expected shape \(2, 6\)", id="H-mismatch"),
+        pytest.param(dict(w_hh=np.zeros((20, 4), np.float32)), r"w_hh: expected shape \(20, 5\), got \(20, 4\)", id="w_hh"),
+        pytest.param(dict(b_ih=np.zeros(19, np.float32)), r"b_ih: expected shape \(20,\)", id="b_ih"),
+        pytest.param(dict(x=np.zeros((3, 2, 4), np.float64)), r"x: expected dtype float32, got float64", id="dtype"),
+        pytest.param(dict(x=np.zeros((3, 4, 2), np.float32).transpose(0, 2, 1)), r"x: expected a C-contiguous", id="strides"),
+        pytest.param(dict(lengths=np.array([3, 4], np.int64)), r"lengths: expected values in \[0, 3\], got 4", id="len-high"),
+        pytest.param(dict(lengths=np.array([-1, 2], np.int64)), r"lengths: expected values in \[0, 3\], got -1", id="len-neg"),
+        pytest.param(dict(lengths=np.array([1, 2], np.int32)), r"lengths: expected dtype int64", id="len-dtype"),
+        pytest.param(dict(c0=None), r"c0: expected an array for LSTM", id="c0-missing"),
+        pytest.param(dict(x=np.zeros((3, 2), np.float32)), r"x: expected 3 dimensions", id="x-ndim"),
+    ],
+)
+def test_forward_binding_checks(change, pattern):
+    args = {**_lstm_args(), **change}
+    with pytest.raises(ValueError, match=pattern):
+        _core.lstm_forward_f32(**args)
+
+
+def test_backward_binding_checks():
+    args = _lstm_args()
+    y, h_n, c_n, (gates, hprev, extra) = _core.lstm_forward_f32(**args)
+    common = dict(x=args["x"], w_ih=args["w_ih"], w_hh=args["w_hh"], lengths=args["lengths"], reverse=False,
+                  gates=gates, hprev=hprev, extra=extra, dy=np.zeros_like(y), dh_n=h_n, dc_n=c_n,
+                  clip_gate=0.0, clip_value=0.0, bias=True)
+    _core.lstm_backward_f32(**common)
+    with pytest.raises(ValueError, match=r"\[lstm_backward_f32\] extra: expected shape \(3, 2, 2, 5\)"):
+        _core.lstm_backward_f32(**{**common, "extra": extra[:, :, :1].copy()})
+    with pytest.raises(ValueError, match=r"dy: expected shape \(3, 2, 5\)"):
+        _core.lstm_backward_f32(**{**common, "dy": np.zeros((3, 2, 4), np.float32)})
+    with pytest.raises(ValueError, match=r"clip_gate: expected a number >= 0"):
+        _core.lstm_backward_f32(**{**common, "clip_gate": -1.0})
+    with pytest.raises(ValueError, match=r"\[gru_backward_f32\] dc_n: expected None"):
+        _core.gru_backward_f32(**{**common, "w_ih": np.zeros((15, 4), np.float32), "w_hh": np.zeros((15, 5), np.float32),
+                                  "gates": np.zeros((3, 2, 15), np.float32), "extra": np.zeros((3, 2, 1, 5), np.float32)})
+
+
+def test_thread_setting_and_info():
+    before = cpp_backend.get_num_threads()
+    try:
+        cpp_backend.set_num_threads(1)
+        assert cpp_backend.get_num_threads() == 1 and cpp_backend.build_info()["max_threads"] == 1
+        with pytest.raises(ValueError, match=r"n: expected an int >= 1"):
+            _core.set_num_threads(0)
+    finally:
+        cpp_backend.set_num_threads(before)
+    info = cpp_backend.build_info()
+    assert info["simd"] in ("avx2+fma", "scalar") and info["cpu_simd"] in ("avx2+fma", "scalar")
+    with pytest.raises(ValueError, match=r"path: expected 'auto', 'scalar' or 'avx2\+fma'"):
+        _core.set_simd_path("sse9")
