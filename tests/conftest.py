@@ -23,6 +23,12 @@ TEST_BACKENDS = [
 ]
 FAST_BACKENDS = [name for name in TEST_BACKENDS if name != "numpy"]
 
+# Files about one backend's internals run only when that backend is under test.
+collect_ignore = [
+    path for backend, path in (("cpp", "test_cpp_kernels.py"), ("numba", "test_numba_backend.py"))
+    if backend not in TEST_BACKENDS
+]
+
 # CI draws the same examples every run (a red CI is then reproducible); locally they vary.
 settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
 settings.register_profile("dev", deadline=None)
