@@ -24,10 +24,7 @@ TEST_BACKENDS = [
 FAST_BACKENDS = [name for name in TEST_BACKENDS if name != "numpy"]
 
 # Files about one backend's internals run only when that backend is under test.
-collect_ignore = [
-    path for backend, path in (("cpp", "test_cpp_kernels.py"), ("numba", "test_numba_backend.py"))
-    if backend not in TEST_BACKENDS
-]
+collect_ignore_glob = [f"test_{name}_*.py" for name in ("cpp", "numba") if name not in TEST_BACKENDS]
 
 # CI draws the same examples every run (a red CI is then reproducible); locally they vary.
 settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
