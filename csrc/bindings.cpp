@@ -12,6 +12,8 @@
 #include "gemm.h"
 #include "kernels.h"
 #include "parallel.h"
+#include "pool.h"
+#include "weight_cache.h"
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -48,6 +50,17 @@ const T* checked(const std::string& op, const char* arg, const py::array& a, std
 template <typename T>
 T* out(py::array_t<T>& a) {
   return a.mutable_data();
+}
+
+// A C-ordered array whose memory comes from (and returns to) the buffer pool: repeated calls
+// then reuse pages instead of faulting fresh ones in (pool.h).
+template <typename T>
+py::array_t<T> pooled(std::vector<py::ssize_t> shape) {
+  size_t n = 1;
+  for (py::ssize_t s : shape) n *= static_cast<size_t>(s);
+  void* p = fusedrnn::pool_alloc(n * sizeof(T));
+  py::capsule owner(p, [](void* q) { fusedrnn::pool_free(q); });
+  return py::array_t<T>(shape, static_cast<T*>(p), owner);
 }
 
 int resolve_threads(const std::string& op, int threads) {
@@ -91,20 +104,20 @@ py::tuple layer_forward(const std::string& op, const py::array& x, const py::arr
   a.reverse = reverse;
   a.threads = resolve_threads(op, threads);
 
-  py::array_t<T> y({Tn, B, H}), h_n({B, H});
+  py::array_t<T> y = pooled<T>({Tn, B, H}), h_n = pooled<T>({B, H});
   py::object c_n = py::none(), saved = py::none();
   py::array_t<T> c_arr, gates, hprev, extra;
   a.y = out(y);
   a.h_n = out(h_n);
   if (kLstm) {
-    c_arr = py::array_t<T>({B, H});
+    c_arr = pooled<T>({B, H});
     a.c_n = out(c_arr);
     c_n = c_arr;
   }
   if (train) {
-    gates = py::array_t<T>({Tn, B, static_cast<py::ssize_t>(G) * H});
-    hprev = py::array_t<T>({Tn, B, H});
-    extra = py::array_t<T>({Tn, B, static_cast<py::ssize_t>(E), H});
+    gates = pooled<T>({Tn, B, static_cast<py::ssize_t>(G) * H});
+    hprev = pooled<T>({Tn, B, H});
+    extra = pooled<T>({Tn, B, static_cast<py::ssize_t>(E), H});
     a.gates = out(gates);
     a.hprev = out(hprev);
     a.extra = out(extra);
@@ -154,12 +167,12 @@ py::tuple layer_backward(const std::string& op, const py::array& x, const py::ar
   a.bias = bias;
   a.threads = resolve_threads(op, threads);
 
-  py::array_t<T> dx({Tn, B, I}), dh0({B, H}), dw_ih({G * H, I}), dw_hh({G * H, H}), db_ih({G * H}),
-      db_hh({G * H});
+  py::array_t<T> dx = pooled<T>({Tn, B, I}), dh0 = pooled<T>({B, H}), dw_ih = pooled<T>({G * H, I}),
+                 dw_hh = pooled<T>({G * H, H}), db_ih = pooled<T>({G * H}), db_hh = pooled<T>({G * H});
   py::object dc0 = py::none();
   py::array_t<T> dc_arr;
   if (kLstm) {
-    dc_arr = py::array_t<T>({B, H});
+    dc_arr = pooled<T>({B, H});
     a.dc0 = out(dc_arr);
     dc0 = dc_arr;
   }
@@ -244,6 +257,14 @@ PYBIND11_MODULE(_core, m) {
   m.def("simd_path", &fusedrnn::simd_path, "The SIMD path the kernels take: 'avx2+fma' or 'scalar'.");
   m.def("set_simd_path", &fusedrnn::set_simd_path, "path"_a,
         "Force 'scalar' (the portable path), or 'avx2+fma', or 'auto' (what this CPU supports).");
+  m.def(
+      "release_memory",
+      [] {
+        fusedrnn::clear_packed();
+        return fusedrnn::pool_trim();
+      },
+      "Drop the packed-weights cache and give cached buffers back to the OS; returns the bytes freed.");
+  m.def("cached_bytes", &fusedrnn::pool_cached_bytes, "Bytes of free buffers the pool holds for reuse.");
   def_dtype<float>(m, "f32");
   def_dtype<double>(m, "f64");
 }

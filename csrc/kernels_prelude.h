@@ -11,3 +11,5 @@
 #include "gemm.h"
 #include "kernels.h"
 #include "parallel.h"
+#include "pool.h"
+#include "weight_cache.h"

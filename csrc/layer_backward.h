@@ -18,7 +18,7 @@ double clamp_sqnorm(T* p, long n, T clip, int threads) {
   const long nchunks = (n + kChunk - 1) / kChunk;
   std::vector<double> part(nchunks, 0.0);
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static)
+#pragma omp parallel for num_threads(threads) schedule(static) if (nchunks > 1)
 #endif
   for (long c = 0; c < nchunks; ++c) {
     T* q = p + c * kChunk;
@@ -66,19 +66,20 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
     *a.sqnorm = 0.0;
     return;
   }
-  std::vector<T> dgx(static_cast<size_t>(TB) * GH), dgh_own(kSplitH ? static_cast<size_t>(TB) * GH : 0);
+  PoolBuffer<T> dgx(static_cast<size_t>(TB) * GH), dgh_own(kSplitH ? static_cast<size_t>(TB) * GH : 0);
   T* dgh = kSplitH ? dgh_own.data() : dgx.data();
   std::vector<double> dbx(GH, 0.0), dbh(GH, 0.0);
-  std::vector<T> drh(Cell::kResetBefore ? BH : 0);
   const int nub = (H + L - 1) / L;
-  std::vector<T> packed(static_cast<size_t>(nub) * GH * L);
+  PackedW<T> pw = get_packed(a.w_hh, G, H, 1);
+  const T* packed = pw.data;
+  const int threads = loop_threads(a.threads, B, G, H);
   T* D = a.dh0;
   T* C = a.dc0;
   constexpr int P = Cell::kResetBefore ? 3 : 2;  // phases per step
   BlockScheduler sched;
 
 #ifdef _OPENMP
-#pragma omp parallel num_threads(a.threads)
+#pragma omp parallel num_threads(threads)
 #endif
   {
 #ifdef _OPENMP
@@ -86,9 +87,10 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
 #endif
     sched.reset(1 + Tn * P, nub, team_size());
     const int part = thread_id();
-    sched.run(0, part, [&](int ub) {
-      pack_backward_panel(a.w_hh, G, H, ub, packed.data() + static_cast<size_t>(ub) * GH * L);
-    });
+    if (pw.fill)
+      sched.run(0, part, [&](int ub) {
+        pack_backward_panel(a.w_hh, G, H, ub, pw.fill + static_cast<size_t>(ub) * GH * L);
+      });
     std::vector<int> rows(B);
     std::vector<const T*> arows(B);
     std::vector<T> acc(static_cast<size_t>(B) * L);
@@ -149,7 +151,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
         for (int i = 0; i < nact; ++i) arows[i] = dgx.data() + (tb0 + rows[i]) * GH + 2 * H;
         sched.run(2 + s * P, part, [&](int ub) {
           const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
-          const T* panel = packed.data() + static_cast<size_t>(ub) * GH * L;
+          const T* panel = packed + static_cast<size_t>(ub) * GH * L;
           tile_rows<V>(arows.data(), nact, H, panel + 2 * static_cast<long>(H) * L, L, L, acc.data(), L);
           for (int i = 0; i < nact; ++i) {
             const int b = rows[i];
@@ -173,7 +175,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
       const int K = Cell::kResetBefore ? 2 * H : static_cast<int>(GH);
       sched.run(P + s * P, part, [&](int ub) {
         const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
-        tile_rows<V>(arows.data(), nact, K, packed.data() + static_cast<size_t>(ub) * GH * L, L, L, acc.data(), L);
+        tile_rows<V>(arows.data(), nact, K, packed + static_cast<size_t>(ub) * GH * L, L, L, acc.data(), L);
         for (int i = 0; i < nact; ++i) {
           T* d = D + static_cast<long>(rows[i]) * H + j0;
           const T* c = acc.data() + static_cast<long>(i) * L;
@@ -183,6 +185,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
     }
   }
 
+  if (pw.fresh) store_packed(std::move(pw.fresh));
   // dx and the weight gradients: one product each over all T*B rows (BLAS, serial code).
   gemm(false, false, TB, I, GH, T(1), dgx.data(), GH, a.w_ih, I, T(0), a.dx, I);
   gemm(true, false, GH, I, TB, T(1), dgx.data(), GH, a.x, I, T(0), a.dw_ih, I);

@@ -25,7 +25,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
     return;
   }
 
-  std::vector<T> xw(static_cast<size_t>(a.d.tb()) * GH);
+  PoolBuffer<T> xw(static_cast<size_t>(a.d.tb()) * GH);
   gemm(false, true, a.d.tb(), GH, I, T(1), a.x, I, a.w_ih, I, T(0), xw.data(), GH);
   // bx joins the x part; bh stays with the h part only where the cell needs it apart (GRU b_hn).
   std::vector<T> bx(GH), bh(GH, T(0));
@@ -41,16 +41,18 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
     }
 
   const int nub = (H + L - 1) / L;
-  std::vector<T> packed(static_cast<size_t>(nub) * H * NC);
-  std::vector<T> hbuf(2 * BH), cbuf(Cell::kCellState ? BH : 0), rh(Cell::kResetBefore ? BH : 0);
-  std::vector<T> step_gates(Cell::kResetBefore && !train ? B * GH : 0);
+  PackedW<T> pw = get_packed(a.w_hh, G, H, 0);
+  const T* packed = pw.data;
+  PoolBuffer<T> hbuf(2 * BH), cbuf(Cell::kCellState ? BH : 0), rh(Cell::kResetBefore ? BH : 0);
+  PoolBuffer<T> step_gates(Cell::kResetBefore && !train ? B * GH : 0);
+  const int threads = loop_threads(a.threads, B, G, H);
   std::copy(a.h0, a.h0 + BH, hbuf.data());
   if (Cell::kCellState) std::copy(a.c0, a.c0 + BH, cbuf.data());
   constexpr int P = Cell::kResetBefore ? 2 : 1;  // phases per step
   BlockScheduler sched;
 
 #ifdef _OPENMP
-#pragma omp parallel num_threads(a.threads)
+#pragma omp parallel num_threads(threads)
 #endif
   {
 #ifdef _OPENMP
@@ -58,9 +60,10 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
 #endif
     sched.reset(1 + Tn * P, nub, team_size());
     const int part = thread_id();
-    sched.run(0, part, [&](int ub) {
-      pack_forward_panel(a.w_hh, G, H, ub, packed.data() + static_cast<size_t>(ub) * H * NC);
-    });
+    if (pw.fill)
+      sched.run(0, part, [&](int ub) {
+        pack_forward_panel(a.w_hh, G, H, ub, pw.fill + static_cast<size_t>(ub) * H * NC);
+      });
     std::vector<int> rows(B);
     std::vector<const T*> arows(B);
     std::vector<T> acc(static_cast<size_t>(B) * NC);
@@ -76,7 +79,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
       for (int i = 0; i < nact; ++i) arows[i] = hp + static_cast<long>(rows[i]) * H;
 
       sched.run(1 + s * P, part, [&](int ub) {
-        const T* panel = packed.data() + static_cast<size_t>(ub) * H * NC;
+        const T* panel = packed + static_cast<size_t>(ub) * H * NC;
         const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
         // Frozen rows keep their state and output 0; training keeps every row's h_{t-1}.
         for (int b = 0, i = 0; b < B; ++b) {
@@ -130,7 +133,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
         // Phase 2 (r*h of every unit is ready): n from (r*h)·W_hnᵀ, then h'.
         for (int i = 0; i < nact; ++i) arows[i] = rh.data() + static_cast<long>(rows[i]) * H;
         sched.run(2 + s * P, part, [&](int ub) {
-          const T* panel = packed.data() + static_cast<size_t>(ub) * H * NC;
+          const T* panel = packed + static_cast<size_t>(ub) * H * NC;
           const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
           tile_rows<V>(arows.data(), nact, H, panel + 2 * L, NC, L, acc.data(), NC);
           for (int i = 0; i < nact; ++i) {
@@ -151,5 +154,6 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
     }
   }
   std::copy(hbuf.data() + (Tn & 1) * BH, hbuf.data() + (Tn & 1) * BH + BH, a.h_n);
-  if (Cell::kCellState) std::copy(cbuf.begin(), cbuf.end(), a.c_n);
+  if (Cell::kCellState) std::copy(cbuf.data(), cbuf.data() + BH, a.c_n);
+  if (pw.fresh) store_packed(std::move(pw.fresh));
 }

@@ -7,7 +7,8 @@ Per cell in (rnn_tanh, rnn_relu, lstm, gru, gru_reset_before) and dtype suffix (
   <cell>_backward_<dt>(x, w_ih, w_hh, lengths, reverse, gates, hprev, extra, dy [T,B,H], dh_n [B,H],
                        dc_n [B,H] | None, clip_gate, clip_value, bias, threads=0)
       -> (dx, dh0, dc0 | None, dw_ih, dw_hh, db_ih, db_hh, sqnorm)
-threads=0 uses get_num_threads(). Arrays must have exactly the dtype, C order and shapes;
+threads=0 uses get_num_threads(). Returned arrays come from a buffer pool reused across calls;
+packed W_hh is cached per array and repacked when its bytes change (release_memory() drops both). Arrays must have exactly the dtype, C order and shapes;
 otherwise ValueError "[op] arg: expected ..., got ...".
 """
 
@@ -24,6 +25,8 @@ def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def simd_path() -> str: ...
 def set_simd_path(path: str) -> None: ...
+def release_memory() -> int: ...  # drop packed-weight cache and pooled buffers; bytes freed
+def cached_bytes() -> int: ...    # bytes of free buffers pooled for reuse
 
 def _forward(x: _Arr, h0: _Arr, c0: _Arr | None, w_ih: _Arr, w_hh: _Arr, b_ih: _Arr, b_hh: _Arr,
              lengths: _Arr, reverse: bool, train: bool, threads: int = 0) -> _Fwd: ...

@@ -1,0 +1,70 @@
+// The packed-weights cache: at most kEntries entries, least recently used evicted first;
+// a mutex guards the list, entries are immutable once stored (readers hold a shared_ptr).
+#include "weight_cache.h"
+
+#include <cstring>
+#include <list>
+#include <mutex>
+
+namespace fusedrnn {
+
+namespace {
+
+constexpr size_t kEntries = 32;  // e.g. 4 layers x 2 directions x 2 layouts x 2 models
+
+struct Cache {
+  std::mutex m;
+  std::list<std::shared_ptr<const PackedWeights>> lru;  // most recent first
+};
+
+Cache& cache() {
+  static Cache* c = new Cache;
+  return *c;
+}
+
+}  // namespace
+
+std::shared_ptr<const PackedWeights> find_packed(const void* w, size_t bytes, long long layout) {
+  Cache& C = cache();
+  std::shared_ptr<const PackedWeights> e;
+  {
+    std::lock_guard<std::mutex> lock(C.m);
+    for (auto it = C.lru.begin(); it != C.lru.end(); ++it)
+      if ((*it)->key == w && (*it)->layout == layout && (*it)->raw.size() == bytes) {
+        e = *it;
+        C.lru.splice(C.lru.begin(), C.lru, it);
+        break;
+      }
+  }
+  if (e && std::memcmp(e->raw.data(), w, bytes) == 0) return e;
+  return nullptr;
+}
+
+std::shared_ptr<PackedWeights> new_packed(const void* w, size_t bytes, long long layout, size_t packed_bytes) {
+  auto e = std::make_shared<PackedWeights>();
+  e->key = w;
+  e->layout = layout;
+  e->raw.assign(static_cast<const char*>(w), static_cast<const char*>(w) + bytes);
+  e->packed = PoolBuffer<char>(packed_bytes);
+  return e;
+}
+
+void store_packed(std::shared_ptr<const PackedWeights> entry) {
+  Cache& C = cache();
+  std::lock_guard<std::mutex> lock(C.m);
+  for (auto it = C.lru.begin(); it != C.lru.end(); ++it)
+    if ((*it)->key == entry->key && (*it)->layout == entry->layout) {
+      C.lru.erase(it);
+      break;
+    }
+  C.lru.push_front(std::move(entry));
+  if (C.lru.size() > kEntries) C.lru.pop_back();
+}
+
+void clear_packed() {
+  Cache& C = cache();
+  std::lock_guard<std::mutex> lock(C.m);
+  C.lru.clear();
+}
+
+}  // namespace fusedrnn

@@ -1,0 +1,29 @@
+// Packed recurrent weights reused across calls: a small cache keyed on the weight array's
+// address and layout, holding a copy of the array's bytes so that a change of its contents
+// (an optimizer step in place) is always seen: a hit needs the bytes to compare equal.
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "pool.h"
+
+namespace fusedrnn {
+
+struct PackedWeights {
+  const void* key;          // the raw array's address
+  long long layout;         // which packing: panels (forward / backward), dtype, G, H
+  std::vector<char> raw;    // the raw array's bytes when packed
+  PoolBuffer<char> packed;  // the packed copy
+};
+
+// The cached entry for (w, layout) when its bytes still equal w[0..bytes), else null.
+std::shared_ptr<const PackedWeights> find_packed(const void* w, size_t bytes, long long layout);
+// A new entry with a copy of w's bytes and room for `packed_bytes`; the caller fills
+// `packed` and then publishes it with store_packed.
+std::shared_ptr<PackedWeights> new_packed(const void* w, size_t bytes, long long layout, size_t packed_bytes);
+void store_packed(std::shared_ptr<const PackedWeights> entry);
+// Drops every entry (tests, memory release).
+void clear_packed();
+
+}  // namespace fusedrnn
