@@ -5,8 +5,9 @@ Compilation: every kernel is compiled once per dtype on first use and cached on 
 (``cache=True``). The cache goes to ``$NUMBA_CACHE_DIR`` when that is set (set it before
 numba is imported, e.g. ``NUMBA_CACHE_DIR=~/.cache/fusedrnn-numba``), else to a
 ``__pycache__`` directory next to these files (or numba's user-wide fallback when that is
-not writable). A cold compile of every cell and dtype takes 20-50 s (measured on a busy
-2-core machine); ``warmup()`` does it up front, and from a warm cache it takes about 2 s.
+not writable). A cold compile of every cell and dtype takes about 80 s (measured on a busy
+2-core machine; 8-18 s per cell and dtype); ``warmup()`` does it up front, and from a warm
+cache it takes about 2 s.
 Threads: fusedrnn.set_num_threads(n); results are bitwise the same for any n (gemm.py),
 given threadpoolctl (in the test extras) to keep NumPy's BLAS single-threaded underneath.
 """

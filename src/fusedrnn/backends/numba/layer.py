@@ -6,36 +6,28 @@ per step for the recurrence followed by one fused (jitted) gate pass, and after 
 dx and the weight gradients as products over all T*B rows. Semantics: backends/base.py;
 the math mirrors fusedrnn/reference/layer.py.
 
-Threads: the products run in NumPy (``@`` inside njit would need SciPy) through gemm.py,
-which keeps BLAS single-threaded and shares fixed column blocks out over
-fusedrnn.get_num_threads() threads, so results are bitwise the same for any thread count.
-The gate kernels are serial: vectorised (mathfn.py) they take a small fraction of a step,
-and an OpenMP (prange) pass between BLAS calls every step is the 10x oversubscription trap
-of /work/shared/notes/build-and-dependencies.md §4.
+Threads, fusedrnn.get_num_threads(); results are bitwise the same for any count:
+- the time loops run whole in jitted code (loops.py); the per-step product is product.rows_dot,
+  parallel over fixed column blocks (one parallel region per step, so serial below
+  product.PARALLEL_MIN_MACS); the gate kernels are serial (vectorised, a small part of a step).
+- the once-per-call products run on NumPy's BLAS through gemm.py, which keeps BLAS
+  single-threaded and shares fixed column blocks out over Python threads. They never run
+  while numba's OpenMP team is busy: interleaving the two pools step by step is the 10x
+  oversubscription trap of /work/shared/notes/build-and-dependencies.md §4.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from ...cells import CellSpec
 from ...threads import get_num_threads
 from ...types import LayerGrads, LayerResult, LayerTape, LayerWeights
+from . import loops
 from .common import clamp_rows, sum_squares
 from .gemm import matmul, single_threaded_blas
-from .gru import (
-    gru_backward_step,
-    gru_forward_step,
-    gru_rb_backward_n,
-    gru_rb_backward_r,
-    gru_rb_forward_n,
-    gru_rb_forward_rz,
-)
-from .lstm import lstm_backward_step, lstm_forward_step
-from .rnn import rnn_backward_step, rnn_forward_step
-
-def _visit_order(T: int, reverse: bool) -> range:
-    return range(T - 1, -1, -1) if reverse else range(T)
+from .product import step_threads
 
 
 def layer_forward(
@@ -72,56 +64,37 @@ def _forward(cell, x, h0, c0, w, lengths, reverse, train, threads):
     y = np.empty((T, B, H), dtype)
     h = h0.copy()
     c = None if c0 is None else c0.copy()
-    h_prev = np.empty((T, B, H), dtype) if train else None
-    c_prev = np.empty((T, B, H), dtype) if train and c is not None else None
-    w_hh_t = w.w_hh.T  # a transposed view: BLAS reads it in place
+    # The loops take the tape arrays in any case; inference never writes them.
+    h_prev = np.empty((T if train else 0, B, H), dtype)
+    c_prev = np.empty((T if train else 0, B, H), dtype) if c is not None else None
     hw = np.empty((B, GH), dtype)
     name = cell.name
+    numba.set_num_threads(step_threads(threads, B, H, GH))
     if name in ("rnn_tanh", "rnn_relu"):
-        relu = name == "rnn_relu"
         act = np.empty((slots, B, H), dtype)
         saved = {"h": act}
-        for t in _visit_order(T, reverse):
-            s = t if train else 0
-            if train:
-                h_prev[t] = h
-            matmul(h, w_hh_t, hw, threads)
-            rnn_forward_step(relu, t, s, lengths, xw, hw, w.b_hh, h, y, act)
+        loops.rnn_forward(name == "rnn_relu", reverse, train, lengths, xw, w.w_hh, w.b_hh, h, y, act, h_prev, hw)
     elif name == "lstm":
         gates = np.empty((slots, B, GH), dtype)
         tanh_c = np.empty((slots, B, H), dtype)
         saved = {"gates": gates, "tanh_c": tanh_c}
-        for t in _visit_order(T, reverse):
-            s = t if train else 0
-            if train:
-                h_prev[t] = h
-                c_prev[t] = c
-            matmul(h, w_hh_t, hw, threads)
-            lstm_forward_step(t, s, lengths, xw, hw, w.b_hh, h, c, y, gates, tanh_c)
+        loops.lstm_forward(
+            reverse, train, lengths, xw, w.w_hh, w.b_hh, h, c, y, gates, tanh_c, h_prev, c_prev, hw
+        )
     elif name == "gru":
         gates = np.empty((slots, B, GH), dtype)
         hw_n = np.empty((slots, B, H), dtype)
         saved = {"gates": gates, "hw_n": hw_n}
-        for t in _visit_order(T, reverse):
-            s = t if train else 0
-            if train:
-                h_prev[t] = h
-            matmul(h, w_hh_t, hw, threads)
-            gru_forward_step(t, s, lengths, xw, hw, w.b_hh, h, y, gates, hw_n)
+        loops.gru_forward(reverse, train, lengths, xw, w.w_hh, w.b_hh, h, y, gates, hw_n, h_prev, hw)
     elif name == "gru_reset_before":
         gates = np.empty((slots, B, GH), dtype)
         rh = np.empty((slots, B, H), dtype)
         saved = {"gates": gates, "rh": rh}
-        w_hrz_t, w_hn_t = w_hh_t[:, : 2 * H], w_hh_t[:, 2 * H :]
-        hw_rz, hw_n = np.empty((B, 2 * H), dtype), np.empty((B, H), dtype)
-        for t in _visit_order(T, reverse):
-            s = t if train else 0
-            if train:
-                h_prev[t] = h
-            matmul(h, w_hrz_t, hw_rz, threads)
-            gru_rb_forward_rz(t, s, lengths, xw, hw_rz, w.b_hh, h, gates, rh)
-            matmul(rh[s], w_hn_t, hw_n, threads)
-            gru_rb_forward_n(t, s, lengths, xw, hw_n, w.b_hh, h, y, gates)
+        w_hrz, w_hn = w.w_hh[: 2 * H], w.w_hh[2 * H :]
+        loops.gru_rb_forward(
+            reverse, train, lengths, xw, w_hrz, w_hn, w.b_hh, h, y, gates, rh, h_prev,
+            np.empty((B, 2 * H), dtype), np.empty((B, H), dtype),
+        )
     else:
         raise ValueError(f"cell: expected one of rnn_tanh, rnn_relu, lstm, gru, gru_reset_before, got {name!r}")
     tape = None
@@ -163,35 +136,31 @@ def _backward(cell, tape, dy, dh_n, dc_n, clip_gate, clip_value, threads):
     dc = None
     dxw = np.empty((T, B, GH), dtype)
     dhw = dxw  # gradient w.r.t. the W_hh products (plus b_hh); its own array only for the GRU
-    order = reversed(_visit_order(T, tape.reverse))
     name = cell.name
+    reverse = tape.reverse
+    numba.set_num_threads(step_threads(threads, B, GH, H))
+    w_hh_t = np.ascontiguousarray(w.w_hh.T)  # [H, G*H]: rows_dot reads rows of its second operand
     if name in ("rnn_tanh", "rnn_relu"):
-        relu = name == "rnn_relu"
-        for t in order:
-            rnn_backward_step(relu, t, lengths, clip_gate, dy, saved["h"], dh_rec, dh_dir, dxw)
-            matmul(dxw[t], w.w_hh, dh_rec, threads)
+        loops.rnn_backward(
+            name == "rnn_relu", reverse, lengths, clip_gate, dy, saved["h"], w_hh_t, dh_rec, dh_dir, dxw
+        )
     elif name == "lstm":
         dc = np.array(dc_n, dtype=dtype, copy=True, order="C")
-        for t in order:
-            lstm_backward_step(
-                t, lengths, clip_gate, dy, saved["gates"], saved["tanh_c"], saved["c_prev"], dh_rec, dh_dir, dc, dxw
-            )
-            matmul(dxw[t], w.w_hh, dh_rec, threads)
+        loops.lstm_backward(
+            reverse, lengths, clip_gate, dy, saved["gates"], saved["tanh_c"], saved["c_prev"], w_hh_t,
+            dh_rec, dh_dir, dc, dxw,
+        )
     elif name == "gru":
         dhw = np.empty_like(dxw)
-        for t in order:
-            gru_backward_step(
-                t, lengths, clip_gate, dy, saved["gates"], saved["hw_n"], h_prev, dh_rec, dh_dir, dxw, dhw
-            )
-            matmul(dhw[t], w.w_hh, dh_rec, threads)
+        loops.gru_backward(
+            reverse, lengths, clip_gate, dy, saved["gates"], saved["hw_n"], h_prev, w_hh_t, dh_rec, dh_dir, dxw, dhw
+        )
     elif name == "gru_reset_before":
-        w_hrz, w_hn = w.w_hh[: 2 * H], w.w_hh[2 * H :]
-        d_rh = np.empty((B, H), dtype)
-        for t in order:
-            gru_rb_backward_n(t, lengths, clip_gate, dy, saved["gates"], h_prev, dh_rec, dh_dir, dxw)
-            matmul(dxw[t, :, 2 * H :], w_hn, d_rh, threads)
-            gru_rb_backward_r(t, lengths, clip_gate, d_rh, saved["gates"], h_prev, dh_dir, dxw)
-            matmul(dxw[t, :, : 2 * H], w_hrz, dh_rec, threads)
+        loops.gru_rb_backward(
+            reverse, lengths, clip_gate, dy, saved["gates"], h_prev,
+            np.ascontiguousarray(w_hh_t[:, : 2 * H]), np.ascontiguousarray(w_hh_t[:, 2 * H :]),
+            dh_rec, dh_dir, dxw, np.empty((B, H), dtype), np.empty((B, H), dtype), np.empty((B, 2 * H), dtype),
+        )
     else:
         raise ValueError(f"cell: expected one of rnn_tanh, rnn_relu, lstm, gru, gru_reset_before, got {name!r}")
     dh0 = dh_rec
