@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "build_info.h"
+#include "cpu_load.h"
 #include "gemm.h"
 #include "kernels.h"
 #include "parallel.h"
@@ -65,7 +66,8 @@ py::array_t<T> pooled(std::vector<py::ssize_t> shape) {
 
 int resolve_threads(const std::string& op, int threads) {
   if (threads < 0) fail(op, "threads", "an int >= 0 (0: the default)", std::to_string(threads));
-  return threads == 0 ? fusedrnn::default_threads() : threads;
+  // Fewer when other tasks hold cores now (cpu_load.h): a waiting team member costs more than it adds.
+  return fusedrnn::threads_available(threads == 0 ? fusedrnn::default_threads() : threads);
 }
 
 void check_lengths(const std::string& op, const int64_t* len, py::ssize_t B, py::ssize_t T) {
@@ -126,6 +128,7 @@ py::tuple layer_forward(const std::string& op, const py::array& x, const py::arr
   {
     py::gil_scoped_release nogil;
     fusedrnn::layer_forward<T>(kCell, a);
+    fusedrnn::note_team_ended(a.threads);
   }
   return py::make_tuple(y, h_n, c_n, saved);
 }
@@ -187,6 +190,7 @@ py::tuple layer_backward(const std::string& op, const py::array& x, const py::ar
   {
     py::gil_scoped_release nogil;
     fusedrnn::layer_backward<T>(kCell, a);
+    fusedrnn::note_team_ended(a.threads);
   }
   return py::make_tuple(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, sqnorm);
 }
@@ -244,16 +248,18 @@ PYBIND11_MODULE(_core, m) {
         d["simd"] = info.simd;
         d["max_threads"] = info.max_threads;
         d["cpu_simd"] = fusedrnn::cpu_has_avx2_fma() ? "avx2+fma" : "scalar";
-        d["blas"] = "scipy-openblas32 (threads on the OpenMP team)";
+        d["blas"] = "scipy-openblas32 (single-threaded calls on blocks the OpenMP team claims)";
         return d;
       },
       "Compiler, flags, OpenMP version (yyyymm, 0 if none), SIMD path in use, CPU's SIMD level, default thread count.");
   m.def("set_num_threads", [](int n) {
     if (n < 1) fail("set_num_threads", "n", "an int >= 1", std::to_string(n));
     fusedrnn::set_default_threads(n);
-    fusedrnn::blas_set_threads(n);
   }, "n"_a, "Threads every later call uses (its OpenMP team and the BLAS products).");
   m.def("get_num_threads", &fusedrnn::default_threads, "Threads a call uses.");
+  m.def("set_load_adaptive", &fusedrnn::set_load_adaptive, "on"_a,
+        "Whether a call uses fewer threads while other tasks hold cores (default on; results never change).");
+  m.def("load_adaptive", &fusedrnn::load_adaptive, "Whether calls size their team from the current load.");
   m.def("simd_path", &fusedrnn::simd_path, "The SIMD path the kernels take: 'avx2+fma' or 'scalar'.");
   m.def("set_simd_path", &fusedrnn::set_simd_path, "path"_a,
         "Force 'scalar' (the portable path), or 'avx2+fma', or 'auto' (what this CPU supports).");

@@ -1,8 +1,10 @@
-// Wraps OpenBLAS (scipy-openblas32, symbols prefixed scipy_): GEMM calls and its threading setup.
+// Wraps OpenBLAS (scipy-openblas32, symbols prefixed scipy_): the large products, split in
+// fixed blocks that our OpenMP team claims one by one, each block a single-threaded BLAS call.
 #include "gemm.h"
 
 #include <cblas.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
@@ -12,9 +14,9 @@ namespace fusedrnn {
 
 namespace {
 
-// OpenBLAS's level-3 jobs spin-wait on each other, so all numjobs must run at once:
-// run them on an OpenMP team instead of OpenBLAS's own pthread pool, so that one pool
-// of threads serves both (two spinning pools on 2 cores made an LSTM 13x slower).
+// OpenBLAS's own threading is never used (one BLAS thread, see blas_init): its level-3 jobs
+// spin-wait on each other, so one job descheduled on a busy machine stalls the rest. This
+// guard stays in case a later OpenBLAS ignores the count: run its jobs on an OpenMP team.
 void omp_blas_callback(int /*sync*/, openblas_dojob_callback dojob, int numjobs, size_t elsize,
                        void* jobdata, int dojob_data) {
 #ifdef _OPENMP
@@ -30,37 +32,93 @@ void omp_blas_callback(int /*sync*/, openblas_dojob_callback dojob, int numjobs,
 
 inline CBLAS_TRANSPOSE tr(bool t) { return t ? CblasTrans : CblasNoTrans; }
 
+// K = 0 (e.g. no valid (t, b) pair): C = beta * C without asking BLAS, which need not handle it.
+template <typename T>
+void scale_only(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+}
+
+void blas_call(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+               int ldb, float beta, float* C, int ldc) {
+  if (M == 1 && !ta) {  // this OpenBLAS does not forward M = 1 to gemv (5 vs 22 GFLOP/s)
+    scipy_cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? N : K, tb ? K : N, alpha, B, ldb, A, 1,
+                      beta, C, 1);
+    return;
+  }
+  scipy_cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+void blas_call(bool ta, bool tb, int M, int N, int K, double alpha, const double* A, int lda, const double* B,
+               int ldb, double beta, double* C, int ldc) {
+  if (M == 1 && !ta) {
+    scipy_cblas_dgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? N : K, tb ? K : N, alpha, B, ldb, A, 1,
+                      beta, C, 1);
+    return;
+  }
+  scipy_cblas_dgemm(CblasRowMajor, tr(ta), tr(tb), M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// Blocks along the larger of M and N: a fixed function of the shape (never of the thread
+// count), so every block, hence C, has the same bits whichever thread computes it.
+constexpr int64_t kMaxBlocks = 8;       // enough for a thread to take over a descheduled peer's share
+constexpr int64_t kMinBlock = 64;       // rows or columns per block, at least
+constexpr int64_t kSerialMacs = 1 << 21;  // below this, one call on one thread
+
+template <typename T>
+void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+                  const T* B, int64_t ldb, T beta, T* C, int64_t ldc, int threads) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) return scale_only(M, N, beta, C, ldc);
+  // Something else (threadpoolctl, numpy's users) may have raised OpenBLAS's process-wide count.
+  if (scipy_openblas_get_num_threads() != 1) scipy_openblas_set_num_threads(1);
+  const bool by_rows = M >= N;
+  const int64_t dim = by_rows ? M : N;
+  int64_t nb = (dim + kMinBlock - 1) / kMinBlock;
+  if (nb > kMaxBlocks) nb = kMaxBlocks;
+  const int64_t step = ((dim + nb - 1) / nb + 15) / 16 * 16;  // multiple of 16: aligned block starts
+  nb = (dim + step - 1) / step;
+  const bool serial = threads <= 1 || nb == 1 || M * N * K < kSerialMacs;
+  auto block = [&](int64_t i) {
+    const int64_t s0 = i * step, len = dim - s0 < step ? dim - s0 : step;
+    if (by_rows) {
+      const T* a = ta ? A + s0 : A + s0 * lda;
+      blas_call(ta, tb, (int)len, (int)N, (int)K, alpha, a, (int)lda, B, (int)ldb, beta, C + s0 * ldc, (int)ldc);
+    } else {
+      const T* b = tb ? B + s0 * ldb : B + s0;
+      blas_call(ta, tb, (int)M, (int)len, (int)K, alpha, A, (int)lda, b, (int)ldb, beta, C + s0, (int)ldc);
+    }
+  };
+  if (serial) {
+    for (int64_t i = 0; i < nb; ++i) block(i);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  const int nt = static_cast<int>(threads < nb ? threads : nb);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+  for (;;) {
+    const int64_t i = next.fetch_add(1, std::memory_order_relaxed);
+    if (i >= nb) break;
+    block(i);
+  }
+}
+
 }  // namespace
 
 void blas_init() {
   scipy_openblas_set_threads_callback_function(omp_blas_callback);
-  blas_set_threads(default_threads());
+  scipy_openblas_set_num_threads(1);
 }
 
-void blas_set_threads(int n) { scipy_openblas_set_num_threads(n < 1 ? 1 : n); }
-
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  if (M == 1 && !ta) {  // this OpenBLAS does not forward M = 1 to gemv (5 vs 22 GFLOP/s)
-    scipy_cblas_sgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? (int)N : (int)K,
-                      tb ? (int)K : (int)N, alpha, B, (int)ldb, A, 1, beta, C, 1);
-    return;
-  }
-  scipy_cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb,
-                    beta, C, (int)ldc);
+          const float* B, int64_t ldb, float beta, float* C, int64_t ldc, int threads) {
+  gemm_blocked(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
 }
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
-          const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  if (M == 1 && !ta) {
-    scipy_cblas_dgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? (int)N : (int)K,
-                      tb ? (int)K : (int)N, alpha, B, (int)ldb, A, 1, beta, C, 1);
-    return;
-  }
-  scipy_cblas_dgemm(CblasRowMajor, tr(ta), tr(tb), (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb,
-                    beta, C, (int)ldc);
+          const double* B, int64_t ldb, double beta, double* C, int64_t ldc, int threads) {
+  gemm_blocked(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);
 }
 
 }  // namespace fusedrnn

@@ -1,18 +1,18 @@
 // The one seam to BLAS (scipy-openblas32): row-major GEMM for the large once-per-call products.
-// Call only from serial code: OpenBLAS runs its jobs on our OpenMP team (see gemm.cpp).
+// Call only from serial code: the product runs on its own OpenMP team of `threads`.
 #pragma once
 #include <cstdint>
 
 namespace fusedrnn {
 
-// C[M,N] = alpha * op(A) op(B) + beta * C, row-major; op(X) = Xᵀ when trans_X.
+// C[M,N] = alpha * op(A) op(B) + beta * C, row-major; op(X) = Xᵀ when trans_X. Split in fixed
+// blocks of rows or columns of C claimed by `threads` threads: bitwise the same for any count.
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, int threads);
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
-          int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
+          int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc, int threads);
 
-// Once at import: route OpenBLAS threads onto OpenMP and match its thread count to ours.
+// Once at import: OpenBLAS single-threaded (gemm parallelises over blocks itself).
 void blas_init();
-void blas_set_threads(int n);
 
 }  // namespace fusedrnn

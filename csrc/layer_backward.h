@@ -6,7 +6,7 @@
 // block's units (clip_gate clamp inside the cell), the bias gradients summed as they are
 // produced; then, once every block's are ready, the block's columns of dh_{t-1} = dG·W_hh
 // (W_hh packed once per call). After the loop, dx and the weight
-// gradients are three large GEMMs over all steps; clip_value and the squared norm are
+// gradients are three large GEMMs over the valid (t, b) pairs; clip_value and the squared norm are
 // applied in one pass over the (small, cache-hot) weight gradients.
 #pragma once
 
@@ -66,7 +66,11 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
     *a.sqnorm = 0.0;
     return;
   }
-  PoolBuffer<T> dgx(static_cast<size_t>(TB) * GH), dgh_own(kSplitH ? static_cast<size_t>(TB) * GH : 0);
+  // Gate gradients of the valid (t, b) pairs only (ValidPairs numbering): frozen rows have none,
+  // and the dx and weight-gradient products then skip them.
+  const ValidPairs vp(a.lengths, Tn, B);
+  const long NV = vp.n;
+  PoolBuffer<T> dgx(static_cast<size_t>(NV) * GH), dgh_own(kSplitH ? static_cast<size_t>(NV) * GH : 0);
   T* dgh = kSplitH ? dgh_own.data() : dgx.data();
   std::vector<double> dbx(GH, 0.0), dbh(GH, 0.0);
   const int nub = (H + L - 1) / L;
@@ -98,26 +102,16 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
 
     for (int s = 0; s < Tn; ++s) {
       const int t = a.reverse ? s : Tn - 1 - s;  // the forward's visiting order, reversed
-      const long tb0 = static_cast<long>(t) * B;
+      const long tb0 = static_cast<long>(t) * B, v0 = vp.off[t];
       const int nact = active_rows(a.lengths, B, t, rows.data());
 
       // Phase 1: gate gradients of the block's units (needs only the block's own dh, dc).
+      // Frozen rows: no gate gradient; dh and dc pass straight through (untouched).
       sched.run(1 + s * P, part, [&](int ub) {
         const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
-        // Frozen rows: no gate gradient; dh and dc pass straight through (untouched).
-        for (int b = 0, i = 0; b < B; ++b) {
-          if (i < nact && rows[i] == b) {
-            ++i;
-            continue;
-          }
-          for (int g = 0; g < G; ++g) {
-            std::fill_n(dgx.data() + (tb0 + b) * GH + g * H + j0, n, T(0));
-            if (kSplitH) std::fill_n(dgh + (tb0 + b) * GH + g * H + j0, n, T(0));
-          }
-        }
         for (int i = 0; i < nact; ++i) {
           const int b = rows[i];
-          const long row = tb0 + b;
+          const long row = tb0 + b, vrow = v0 + i;
           for (int g = 0; g < G; ++g) load_lanes(gl + g * L, a.gates + row * GH + g * H + j0, n);
           load_lanes(hl, a.hprev + row * H + j0, n);
           for (int e = 0; e < E; ++e) load_lanes(exl + e * L, a.extra + (row * E + e) * H + j0, n);
@@ -126,14 +120,14 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
           for (int u = 0; u < n; ++u) dh[u] += dyr[u];
           if constexpr (Cell::kResetBefore) {
             Cell::template backward_nz<V>(gl, hl, dh, a.clip_gate, dgxl, dhd);
-            for (int g = 1; g < 3; ++g) store_lanes(dgx.data() + row * GH + g * H + j0, dgxl + g * L, n);
+            for (int g = 1; g < 3; ++g) store_lanes(dgx.data() + vrow * GH + g * H + j0, dgxl + g * L, n);
           } else {
             if (Cell::kCellState) load_lanes(dc, C + static_cast<long>(b) * H + j0, n);
             Cell::template backward<V>(gl, hl, exl, dh, dc, a.clip_gate, dgxl, dghl, dhd);
             if (Cell::kCellState) store_lanes(C + static_cast<long>(b) * H + j0, dc, n);
             for (int g = 0; g < G; ++g) {
-              store_lanes(dgx.data() + row * GH + g * H + j0, dgxl + g * L, n);
-              if (kSplitH) store_lanes(dgh + row * GH + g * H + j0, dghl + g * L, n);
+              store_lanes(dgx.data() + vrow * GH + g * H + j0, dgxl + g * L, n);
+              if (kSplitH) store_lanes(dgh + vrow * GH + g * H + j0, dghl + g * L, n);
               // Bias gradients summed as they are produced (fixed order: steps, then rows).
               double* bx = dbx.data() + g * H + j0;
               double* bh = dbh.data() + g * H + j0;
@@ -148,22 +142,22 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
       });
       if constexpr (Cell::kResetBefore) {
         // Phase 2: drh = da_n · W_hn for the block's units, then da_r and the r path into dh_{t-1}.
-        for (int i = 0; i < nact; ++i) arows[i] = dgx.data() + (tb0 + rows[i]) * GH + 2 * H;
+        for (int i = 0; i < nact; ++i) arows[i] = dgx.data() + (v0 + i) * GH + 2 * H;
         sched.run(2 + s * P, part, [&](int ub) {
           const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
           const T* panel = packed + static_cast<size_t>(ub) * GH * L;
           tile_rows<V>(arows.data(), nact, H, panel + 2 * static_cast<long>(H) * L, L, L, acc.data(), L);
           for (int i = 0; i < nact; ++i) {
             const int b = rows[i];
-            const long row = tb0 + b;
+            const long row = tb0 + b, vrow = v0 + i;
             load_lanes(gl, a.gates + row * GH + j0, n);  // r
             load_lanes(hl, a.hprev + row * H + j0, n);
             load_lanes(dhd, D + static_cast<long>(b) * H + j0, n);
             Cell::template backward_r<V>(gl, hl, acc.data() + static_cast<long>(i) * L, a.clip_gate, dgxl, dhd);
-            store_lanes(dgx.data() + row * GH + j0, dgxl, n);
+            store_lanes(dgx.data() + vrow * GH + j0, dgxl, n);
             store_lanes(D + static_cast<long>(b) * H + j0, dhd, n);
             for (int g = 0; g < G; ++g) {
-              const T* dgr = dgx.data() + row * GH + g * H + j0;
+              const T* dgr = dgx.data() + vrow * GH + g * H + j0;
               double* bx = dbx.data() + g * H + j0;
               for (int u = 0; u < n; ++u) bx[u] += dgr[u];
             }
@@ -171,7 +165,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
         });
       }
       // Last phase: dh_{t-1}[block] = dh_direct + dG_h · W_hh[:, block]  (reset-before: r, z only).
-      for (int i = 0; i < nact; ++i) arows[i] = dgh + (tb0 + rows[i]) * GH;
+      for (int i = 0; i < nact; ++i) arows[i] = dgh + (v0 + i) * GH;
       const int K = Cell::kResetBefore ? 2 * H : static_cast<int>(GH);
       sched.run(P + s * P, part, [&](int ub) {
         const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
@@ -186,14 +180,27 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   }
 
   if (pw.fresh) store_packed(std::move(pw.fresh));
-  // dx and the weight gradients: one product each over all T*B rows (BLAS, serial code).
-  gemm(false, false, TB, I, GH, T(1), dgx.data(), GH, a.w_ih, I, T(0), a.dx, I);
-  gemm(true, false, GH, I, TB, T(1), dgx.data(), GH, a.x, I, T(0), a.dw_ih, I);
+  // dx and the weight gradients: one product each over the valid (t, b) rows (BLAS, serial
+  // code); with frozen rows, x, h_{t-1} (and r*h) are gathered to match and dx scattered back.
+  const bool all = vp.all;
+  PoolBuffer<T> dxc(all ? 0 : static_cast<size_t>(NV) * I), xc(all ? 0 : static_cast<size_t>(NV) * I);
+  PoolBuffer<T> hc(all ? 0 : static_cast<size_t>(NV) * H), ec(all || !Cell::kResetBefore ? 0 : static_cast<size_t>(NV) * H);
+  if (!all) {
+    vp.gather(a.lengths, Tn, B, a.x, I, xc.data());
+    vp.gather(a.lengths, Tn, B, a.hprev, H, hc.data());
+    if (Cell::kResetBefore) vp.gather(a.lengths, Tn, B, a.extra, H, ec.data());
+  }
+  const T* xs = all ? a.x : xc.data();
+  const T* hs = all ? a.hprev : hc.data();
+  gemm(false, false, NV, I, GH, T(1), dgx.data(), GH, a.w_ih, I, T(0), all ? a.dx : dxc.data(), I, a.threads);
+  if (!all) vp.scatter(a.lengths, Tn, B, dxc.data(), I, a.dx);
+  gemm(true, false, GH, I, NV, T(1), dgx.data(), GH, xs, I, T(0), a.dw_ih, I, a.threads);
   if constexpr (Cell::kResetBefore) {
-    gemm(true, false, 2 * H, H, TB, T(1), dgx.data(), GH, a.hprev, H, T(0), a.dw_hh, H);
-    gemm(true, false, H, H, TB, T(1), dgx.data() + 2 * H, GH, a.extra, H, T(0), a.dw_hh + 2L * H * H, H);
+    const T* es = all ? a.extra : ec.data();
+    gemm(true, false, 2 * H, H, NV, T(1), dgx.data(), GH, hs, H, T(0), a.dw_hh, H, a.threads);
+    gemm(true, false, H, H, NV, T(1), dgx.data() + 2 * H, GH, es, H, T(0), a.dw_hh + 2L * H * H, H, a.threads);
   } else {
-    gemm(true, false, GH, H, TB, T(1), dgh, GH, a.hprev, H, T(0), a.dw_hh, H);
+    gemm(true, false, GH, H, NV, T(1), dgh, GH, hs, H, T(0), a.dw_hh, H, a.threads);
   }
   const double* dbh_src = Cell::kResetBefore ? dbx.data() : dbh.data();
   for (long k = 0; k < GH; ++k) {

@@ -52,6 +52,56 @@ inline int active_rows(const int64_t* lengths, int B, int t, int* rows) {
   return n;
 }
 
+// The valid (t, b) pairs (t < lengths[b]) numbered step by step, ascending b within a step:
+// pair (t, rows[i]) of active_rows is row off[t] + i of the compact arrays. The once-per-call
+// products run over these rows only, so a finished sequence costs nothing there. With every
+// row valid at every step the numbering is the identity (off[t] = t*B, `all`).
+struct ValidPairs {
+  std::vector<long> off;  // [T+1]
+  long n = 0;
+  bool all = true;
+
+  ValidPairs(const int64_t* lengths, int Tn, int B) : off(static_cast<size_t>(Tn) + 1, 0) {
+    for (int t = 0; t < Tn; ++t) {
+      long k = 0;
+      for (int b = 0; b < B; ++b) k += t < lengths[b];
+      off[t + 1] = off[t] + k;
+    }
+    n = off[Tn];
+    all = n == static_cast<long>(Tn) * B;
+  }
+
+  // dst[off[t] + i] = src[t*B + rows[i]], rows of w elements.
+  template <typename T>
+  void gather(const int64_t* lengths, int Tn, int B, const T* src, long w, T* dst) const {
+    for (int t = 0; t < Tn; ++t) {
+      T* d = dst + off[t] * w;
+      for (int b = 0; b < B; ++b)
+        if (t < lengths[b]) {
+          std::copy(src + (static_cast<long>(t) * B + b) * w, src + (static_cast<long>(t) * B + b + 1) * w, d);
+          d += w;
+        }
+    }
+  }
+
+  // The inverse: dst[t*B + b] = src[off[t] + i] for valid pairs, zero for the others.
+  template <typename T>
+  void scatter(const int64_t* lengths, int Tn, int B, const T* src, long w, T* dst) const {
+    for (int t = 0; t < Tn; ++t) {
+      const T* s = src + off[t] * w;
+      for (int b = 0; b < B; ++b) {
+        T* d = dst + (static_cast<long>(t) * B + b) * w;
+        if (t < lengths[b]) {
+          std::copy(s, s + w, d);
+          s += w;
+        } else {
+          std::fill(d, d + w, T(0));
+        }
+      }
+    }
+  }
+};
+
 // Packed W_hh for one layout (0: forward panels, 1: backward panels): the cached copy while
 // w_hh's bytes are unchanged, else a fresh entry (`fill` non-null) that the caller packs in
 // its parallel region and then publishes with store_packed.

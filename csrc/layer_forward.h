@@ -1,9 +1,9 @@
 // layer_forward<Cell, V>: one layer, one direction, all steps. Knows time; the cell knows
 // one step. Include inside an ISA namespace after the cells.
 //
-// All steps' input projections in one GEMM (BLAS, serial code). Then ONE parallel region
-// for the whole sequence: the hidden units are split in 16-unit blocks (all G gates of them);
-// per step, each block's tile of h_{t-1}·W_hhᵀ is computed fused with its gate math. Each
+// All steps' input projections in one GEMM over the valid (t, b) pairs only (BLAS). Then ONE
+// parallel region for the whole sequence: the hidden units are split in 16-unit blocks (all G
+// gates of them); per step, each block's tile of h_{t-1}·W_hhᵀ is computed fused with its gate math. Each
 // thread packs and runs its own fixed slice of blocks (at batch 1 its weights stay in its
 // cache) and helps with others' left-over blocks (BlockScheduler); one synchronisation per
 // step (two for the reset-before GRU, whose n gate needs r*h of every unit). A block is
@@ -25,8 +25,12 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
     return;
   }
 
-  PoolBuffer<T> xw(static_cast<size_t>(a.d.tb()) * GH);
-  gemm(false, true, a.d.tb(), GH, I, T(1), a.x, I, a.w_ih, I, T(0), xw.data(), GH);
+  // Input projections of the valid (t, b) pairs only (ValidPairs numbering).
+  const ValidPairs vp(a.lengths, Tn, B);
+  PoolBuffer<T> xc(vp.all ? 0 : static_cast<size_t>(vp.n) * I);
+  if (!vp.all) vp.gather(a.lengths, Tn, B, a.x, I, xc.data());
+  PoolBuffer<T> xw(static_cast<size_t>(vp.n) * GH);
+  gemm(false, true, vp.n, GH, I, T(1), vp.all ? a.x : xc.data(), I, a.w_ih, I, T(0), xw.data(), GH, a.threads);
   // bx joins the x part; bh stays with the h part only where the cell needs it apart (GRU b_hn).
   std::vector<T> bx(GH), bh(GH, T(0));
   for (int g = 0; g < G; ++g)
@@ -73,7 +77,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
       const int t = a.reverse ? Tn - 1 - s : s;
       const T* hp = hbuf.data() + (s & 1) * BH;
       T* hn = hbuf.data() + ((s + 1) & 1) * BH;
-      const long tb0 = static_cast<long>(t) * B;
+      const long tb0 = static_cast<long>(t) * B, v0 = vp.off[t];
       T* gstep = train ? a.gates + tb0 * GH : step_gates.data();
       const int nact = active_rows(a.lengths, B, t, rows.data());
       for (int i = 0; i < nact; ++i) arows[i] = hp + static_cast<long>(rows[i]) * H;
@@ -97,7 +101,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
         tile_rows<V>(arows.data(), nact, H, panel, NC, Cell::kResetBefore ? 2 * L : NC, acc.data(), NC);
         for (int i = 0; i < nact; ++i) {
           const long row = tb0 + rows[i];
-          const T* xr = xw.data() + row * GH;
+          const T* xr = xw.data() + (v0 + i) * GH;
           for (int g = 0; g < G; ++g) {
             load_lanes(ax + g * L, xr + g * H + j0, n);
             const T* bxg = bx.data() + g * H + j0;
@@ -139,7 +143,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
           for (int i = 0; i < nact; ++i) {
             const long row = tb0 + rows[i];
             T* grow = gstep + static_cast<long>(rows[i]) * GH;
-            load_lanes(ax + 2 * L, xw.data() + row * GH + 2 * H + j0, n);
+            load_lanes(ax + 2 * L, xw.data() + (v0 + i) * GH + 2 * H + j0, n);
             for (int u = 0; u < n; ++u) ax[2 * L + u] += bx[2 * H + j0 + u];
             load_lanes(ah, acc.data() + static_cast<long>(i) * NC, n);
             load_lanes(gl + L, grow + H + j0, n);  // z

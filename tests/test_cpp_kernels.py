@@ -89,8 +89,10 @@ def test_bitwise_identical_across_thread_counts(rng, cell_name, dtype, simd):
     cpp = get("cpp")
     before = cpp_backend.get_num_threads()
     _core.set_simd_path(simd)
+    _core.set_load_adaptive(False)  # exactly the threads asked for, however busy the machine is
     try:
-        for shape in [(6, 5, 33, 47), (9, 1, 16, 64), (3, 3, 2, 17)]:
+        # The last shape is big enough for a multi-thread time loop and blocked BLAS products.
+        for shape in [(6, 5, 33, 47), (9, 1, 16, 64), (3, 3, 2, 17), (8, 32, 96, 80)]:
             problem = make_problem(rng, cell, *shape, dtype)
             results = []
             for n in (1, 2, 3):
@@ -101,6 +103,7 @@ def test_bitwise_identical_across_thread_counts(rng, cell_name, dtype, simd):
     finally:
         cpp_backend.set_num_threads(before)
         _core.set_simd_path("auto")
+        _core.set_load_adaptive(True)
 
 
 def test_concurrent_calls_from_python_threads(rng):

@@ -6,20 +6,35 @@ extension re-checks only what could make C++ read out of bounds.
 
 from __future__ import annotations
 
+import os
 import threading
 
 # Loads libscipy_openblas.so (RTLD_GLOBAL) so the extension's NEEDED entry resolves in any
 # install layout (editable builds, user site); must come before importing _core.
 import scipy_openblas32  # noqa: F401
 
-from .. import _core
 from .. import threads as _threads
 from ..cells import CellSpec
 from ..types import LayerGrads, LayerResult, LayerTape, LayerWeights
 
+# libgomp reads its spin count once, when it loads (with _core, normally). Its default
+# (300000 pauses, 8.7 ms here) lets idle team threads spin long after a call, taking a core
+# from a busy machine's other work and from our own main thread; 10000 (0.3 ms) still
+# covers the gap between back-to-back calls (bench/RESULTS.md). A user's own setting wins;
+# the variable is removed again so child processes and other libraries never see it.
+_SPIN_KEYS = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
+_set_spin = not any(k in os.environ for k in _SPIN_KEYS)
+if _set_spin:
+    os.environ["GOMP_SPINCOUNT"] = "10000"
+try:
+    from .. import _core
+finally:
+    if _set_spin:
+        del os.environ["GOMP_SPINCOUNT"]
+
 _SUFFIX = {"float32": "f32", "float64": "f64"}
 _lock = threading.Lock()
-_applied_threads: list[int] = [0]  # thread count last given to the extension (and its BLAS)
+_applied_threads: list[int] = [0]  # thread count last given to the extension
 
 
 def set_num_threads(n: int) -> None:
@@ -41,7 +56,7 @@ def build_info() -> dict:
 
 
 def _apply(n: int) -> int:
-    # Only when the count changes: OpenBLAS's setter is process-wide.
+    # Only when the count changes: the extension's default is process-wide.
     if _applied_threads[0] != n:
         with _lock:
             if _applied_threads[0] != n:
