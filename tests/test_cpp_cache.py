@@ -5,6 +5,8 @@ buffers handed to NumPy come from a pool and must stay valid and independent."""
 from __future__ import annotations
 
 import numpy as np
+
+import fusedrnn as fr
 import pytest
 
 from fusedrnn import cells
@@ -54,3 +56,11 @@ def test_pooled_outputs_are_independent_and_released(rng):
     assert _core.cached_bytes() > 0
     assert _core.release_memory() > 0 and _core.cached_bytes() == 0
     _same_bits(run(cpp, cell, problem, reverse=False), snapshot, "after release_memory")
+
+
+def test_public_release_memory_frees_the_cpp_caches(rng):
+    cell = cells.CELLS["gru"]
+    problem = make_problem(rng, cell, 20, 4, 32, 48, np.float64)
+    before = run(get("cpp"), cell, problem, reverse=True)
+    assert fr.release_memory() > 0 and _core.cached_bytes() == 0
+    _same_bits(run(get("cpp"), cell, problem, reverse=True), before, "after fr.release_memory")

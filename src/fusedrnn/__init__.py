@@ -8,7 +8,7 @@
 """
 
 from . import backends
-from .backends import BackendUnavailable, use_backend
+from .backends import BackendUnavailable, release_memory, use_backend
 from .cells import CellSpec
 from .check import check
 from .layers import GRU, LSTM, RNN, RecurrentNetwork
@@ -28,6 +28,7 @@ __all__ = [
     "RecurrentNetwork",
     "backends",
     "check",
+    "release_memory",
     "get_num_threads",
     "set_num_threads",
     "use_backend",

@@ -31,9 +31,8 @@ def _info() -> dict:
 def _build_info():
     """What the extension was built with, or why it does not load."""
     try:
-        import scipy_openblas32  # noqa: F401  (loads the BLAS the extension links, see backends/cpp.py)
-
-        from ._core import build_info
+        # Through the backend module: it loads the BLAS _core links and sets libgomp's spin first.
+        from .backends.cpp import build_info
     except ImportError as error:
         return f"not available ({type(error).__name__}: {error})"
     return build_info()

@@ -99,6 +99,13 @@ def get(name: str | None = None) -> Backend:
     return backend
 
 
+def release_memory() -> int:
+    """Free what backends keep between calls (the cpp backend's packed weights and pooled
+    buffers, up to 512 MB); returns the bytes freed. Later calls simply rebuild what they need."""
+    cpp = _loaded.get("cpp")
+    return cpp.release_memory() if cpp is not None else 0
+
+
 @contextmanager
 def use_backend(name: str) -> Iterator[Backend]:
     """Run the calls in this block (this thread / task only) on backend ``name``."""
@@ -110,4 +117,4 @@ def use_backend(name: str) -> Iterator[Backend]:
         _selected.reset(token)
 
 
-__all__ = ["Backend", "BackendUnavailable", "ORDER", "available", "current", "default_name", "get", "use_backend", "why"]
+__all__ = ["Backend", "BackendUnavailable", "ORDER", "available", "current", "default_name", "get", "release_memory", "use_backend", "why"]

@@ -74,6 +74,10 @@ class CppBackend:
 
     name = "cpp"
 
+    def release_memory(self) -> int:
+        """Drop the packed-weight cache and the pooled buffers; the bytes freed."""
+        return _core.release_memory()
+
     def layer_forward(self, cell, x, h0, c0, weights: LayerWeights, lengths, *, reverse, train) -> LayerResult:
         n = _apply(get_num_threads())
         y, h_n, c_n, saved = _kernel(cell, "forward", x.dtype)(
