@@ -31,6 +31,10 @@ TARGETS = [
     ("W3-f64", "speed-up", "torch", 1.4), ("W3-varlen", "speed-up", "torch", 1.8),
 ]
 TARGET_IMPL = "fusedrnn-cpp"
+# issue 3: fusedrnn-numba within this factor of fusedrnn-cpp on every training workload,
+# and faster than torch on these (GRU and vanilla RNN training)
+NUMBA_WITHIN_CPP = 3.0
+NUMBA_BEATS_TORCH = ("W4", "W5")
 
 
 def load(paths: list[Path]) -> tuple[dict, list[dict]]:
@@ -134,7 +138,8 @@ def render(info: dict, results: Results, command_override: str | None) -> str:
         "see src/fusedrnn/workloads.py",
         "",
     ]
-    lines += _summary(results, top) + _targets(results, top) + _workload_tables(results)
+    lines += _summary(results, top) + _targets(results, top) + _numba_targets(results, top)
+    lines += _workload_tables(results)
     lines += _scaling(results) + _gemm_table(results)
     return "\n".join(lines) + "\n"
 
@@ -171,6 +176,25 @@ def _targets(results: Results, top: int) -> list[str]:
             lines.append(f"| W3-varlen | ≤ 0.9 x time of W3 padded ({impl}) | {ratio:.2f} | "
                          f"{'yes' if ratio <= 0.9 else '**no**'} |")
     return lines + [""]
+
+
+def _numba_targets(results: Results, top: int) -> list[str]:
+    numba = "fusedrnn-numba"
+    training = [w for w in results.workloads if "training" in results.info[w]["describe"]]
+    rows = []
+    for w in training:
+        slower = results.speedup(w, TARGET_IMPL, numba, top)  # t(numba) / t(cpp)
+        if slower is not None:
+            rows.append(f"| {w} | ≤ {NUMBA_WITHIN_CPP:g}x the time of {TARGET_IMPL} | {slower:.2f}x | "
+                        f"{'yes' if slower <= NUMBA_WITHIN_CPP else '**no**'} |")
+    for w in NUMBA_BEATS_TORCH:
+        measured = results.speedup(w, numba, "torch", top)
+        if measured is not None:
+            rows.append(f"| {w} | faster than torch | {measured:.2f}x | {'yes' if measured > 1 else '**no**'} |")
+    if not rows:
+        return []
+    return [f"## Targets of issue 3 ({numba}, {top} threads)", "",
+            "| workload | target | measured | met |", "|---|---|---:|---|", *rows, ""]
 
 
 def _workload_tables(results: Results) -> list[str]:
