@@ -112,22 +112,20 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
         for (int i = 0; i < nact; ++i) {
           const int b = rows[i];
           const long row = tb0 + b, vrow = v0 + i;
-          for (int g = 0; g < G; ++g) load_lanes(gl + g * L, a.gates + row * GH + g * H + j0, n);
-          load_lanes(hl, a.hprev + row * H + j0, n);
-          for (int e = 0; e < E; ++e) load_lanes(exl + e * L, a.extra + (row * E + e) * H + j0, n);
-          load_lanes(dh, D + static_cast<long>(b) * H + j0, n);
-          const T* dyr = a.dy + row * H + j0;
-          for (int u = 0; u < n; ++u) dh[u] += dyr[u];
+          for (int g = 0; g < G; ++g) load_lanes<V>(gl + g * L, a.gates + row * GH + g * H + j0, n);
+          load_lanes<V>(hl, a.hprev + row * H + j0, n);
+          for (int e = 0; e < E; ++e) load_lanes<V>(exl + e * L, a.extra + (row * E + e) * H + j0, n);
+          sum_lanes<V>(dh, D + static_cast<long>(b) * H + j0, a.dy + row * H + j0, n);
           if constexpr (Cell::kResetBefore) {
             Cell::template backward_nz<V>(gl, hl, dh, a.clip_gate, dgxl, dhd);
-            for (int g = 1; g < 3; ++g) store_lanes(dgx.data() + vrow * GH + g * H + j0, dgxl + g * L, n);
+            for (int g = 1; g < 3; ++g) store_lanes<V>(dgx.data() + vrow * GH + g * H + j0, dgxl + g * L, n);
           } else {
-            if (Cell::kCellState) load_lanes(dc, C + static_cast<long>(b) * H + j0, n);
+            if (Cell::kCellState) load_lanes<V>(dc, C + static_cast<long>(b) * H + j0, n);
             Cell::template backward<V>(gl, hl, exl, dh, dc, a.clip_gate, dgxl, dghl, dhd);
-            if (Cell::kCellState) store_lanes(C + static_cast<long>(b) * H + j0, dc, n);
+            if (Cell::kCellState) store_lanes<V>(C + static_cast<long>(b) * H + j0, dc, n);
             for (int g = 0; g < G; ++g) {
-              store_lanes(dgx.data() + vrow * GH + g * H + j0, dgxl + g * L, n);
-              if (kSplitH) store_lanes(dgh + vrow * GH + g * H + j0, dghl + g * L, n);
+              store_lanes<V>(dgx.data() + vrow * GH + g * H + j0, dgxl + g * L, n);
+              if (kSplitH) store_lanes<V>(dgh + vrow * GH + g * H + j0, dghl + g * L, n);
               // Bias gradients summed as they are produced (fixed order: steps, then rows).
               double* bx = dbx.data() + g * H + j0;
               double* bh = dbh.data() + g * H + j0;
@@ -137,7 +135,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
               }
             }
           }
-          store_lanes(D + static_cast<long>(b) * H + j0, dhd, n);
+          store_lanes<V>(D + static_cast<long>(b) * H + j0, dhd, n);
         }
       });
       if constexpr (Cell::kResetBefore) {
@@ -150,12 +148,12 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
           for (int i = 0; i < nact; ++i) {
             const int b = rows[i];
             const long row = tb0 + b, vrow = v0 + i;
-            load_lanes(gl, a.gates + row * GH + j0, n);  // r
-            load_lanes(hl, a.hprev + row * H + j0, n);
-            load_lanes(dhd, D + static_cast<long>(b) * H + j0, n);
+            load_lanes<V>(gl, a.gates + row * GH + j0, n);  // r
+            load_lanes<V>(hl, a.hprev + row * H + j0, n);
+            load_lanes<V>(dhd, D + static_cast<long>(b) * H + j0, n);
             Cell::template backward_r<V>(gl, hl, acc.data() + static_cast<long>(i) * L, a.clip_gate, dgxl, dhd);
-            store_lanes(dgx.data() + vrow * GH + j0, dgxl, n);
-            store_lanes(D + static_cast<long>(b) * H + j0, dhd, n);
+            store_lanes<V>(dgx.data() + vrow * GH + j0, dgxl, n);
+            store_lanes<V>(D + static_cast<long>(b) * H + j0, dhd, n);
             for (int g = 0; g < G; ++g) {
               const T* dgr = dgx.data() + vrow * GH + g * H + j0;
               double* bx = dbx.data() + g * H + j0;

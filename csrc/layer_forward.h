@@ -103,32 +103,25 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
           const long row = tb0 + rows[i];
           const T* xr = xw.data() + (v0 + i) * GH;
           for (int g = 0; g < G; ++g) {
-            load_lanes(ax + g * L, xr + g * H + j0, n);
-            const T* bxg = bx.data() + g * H + j0;
-            const T* bhg = bh.data() + g * H + j0;
-            const T* accg = acc.data() + static_cast<long>(i) * NC + g * L;
-            for (int u = 0; u < n; ++u) {
-              ax[g * L + u] += bxg[u];
-              ah[g * L + u] = accg[u] + bhg[u];
-            }
-            for (int u = n; u < L; ++u) ah[g * L + u] = T(0);
+            sum_lanes<V>(ax + g * L, xr + g * H + j0, bx.data() + g * H + j0, n);
+            sum_lanes<V>(ah + g * L, acc.data() + static_cast<long>(i) * NC + g * L, bh.data() + g * H + j0, n);
           }
-          load_lanes(hl, hp + static_cast<long>(rows[i]) * H + j0, n);
+          load_lanes<V>(hl, hp + static_cast<long>(rows[i]) * H + j0, n);
           if constexpr (Cell::kResetBefore) {
             Cell::template forward_rz<V>(ax, ah, hl, gl, ho);  // ho holds r*h here
-            store_lanes(rh.data() + static_cast<long>(rows[i]) * H + j0, ho, n);
+            store_lanes<V>(rh.data() + static_cast<long>(rows[i]) * H + j0, ho, n);
             for (int g = 0; g < 2; ++g)
-              store_lanes(gstep + static_cast<long>(rows[i]) * GH + g * H + j0, gl + g * L, n);
-            if (train) store_lanes(a.extra + row * H + j0, ho, n);
+              store_lanes<V>(gstep + static_cast<long>(rows[i]) * GH + g * H + j0, gl + g * L, n);
+            if (train) store_lanes<V>(a.extra + row * H + j0, ho, n);
           } else {
-            if (Cell::kCellState) load_lanes(cl, cbuf.data() + static_cast<long>(rows[i]) * H + j0, n);
+            if (Cell::kCellState) load_lanes<V>(cl, cbuf.data() + static_cast<long>(rows[i]) * H + j0, n);
             Cell::template forward<V>(ax, ah, hl, cl, gl, ho, co, ex);
-            store_lanes(hn + static_cast<long>(rows[i]) * H + j0, ho, n);
-            store_lanes(a.y + row * H + j0, ho, n);
-            if (Cell::kCellState) store_lanes(cbuf.data() + static_cast<long>(rows[i]) * H + j0, co, n);
+            store_lanes<V>(hn + static_cast<long>(rows[i]) * H + j0, ho, n);
+            store_lanes<V>(a.y + row * H + j0, ho, n);
+            if (Cell::kCellState) store_lanes<V>(cbuf.data() + static_cast<long>(rows[i]) * H + j0, co, n);
             if (train) {
-              for (int g = 0; g < G; ++g) store_lanes(a.gates + row * GH + g * H + j0, gl + g * L, n);
-              for (int e = 0; e < E; ++e) store_lanes(a.extra + (row * E + e) * H + j0, ex + e * L, n);
+              for (int g = 0; g < G; ++g) store_lanes<V>(a.gates + row * GH + g * H + j0, gl + g * L, n);
+              for (int e = 0; e < E; ++e) store_lanes<V>(a.extra + (row * E + e) * H + j0, ex + e * L, n);
             }
           }
         }
@@ -143,15 +136,14 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
           for (int i = 0; i < nact; ++i) {
             const long row = tb0 + rows[i];
             T* grow = gstep + static_cast<long>(rows[i]) * GH;
-            load_lanes(ax + 2 * L, xw.data() + (v0 + i) * GH + 2 * H + j0, n);
-            for (int u = 0; u < n; ++u) ax[2 * L + u] += bx[2 * H + j0 + u];
-            load_lanes(ah, acc.data() + static_cast<long>(i) * NC, n);
-            load_lanes(gl + L, grow + H + j0, n);  // z
-            load_lanes(hl, hp + static_cast<long>(rows[i]) * H + j0, n);
+            sum_lanes<V>(ax + 2 * L, xw.data() + (v0 + i) * GH + 2 * H + j0, bx.data() + 2 * H + j0, n);
+            load_lanes<V>(ah, acc.data() + static_cast<long>(i) * NC, n);
+            load_lanes<V>(gl + L, grow + H + j0, n);  // z
+            load_lanes<V>(hl, hp + static_cast<long>(rows[i]) * H + j0, n);
             Cell::template forward_n<V>(ax, ah, hl, gl, ho);
-            store_lanes(grow + 2 * H + j0, gl + 2 * L, n);
-            store_lanes(hn + static_cast<long>(rows[i]) * H + j0, ho, n);
-            store_lanes(a.y + row * H + j0, ho, n);
+            store_lanes<V>(grow + 2 * H + j0, gl + 2 * L, n);
+            store_lanes<V>(hn + static_cast<long>(rows[i]) * H + j0, ho, n);
+            store_lanes<V>(a.y + row * H + j0, ho, n);
           }
         });
       }
