@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 import pytest_benchmark
-from runners import NotApplicable, environment, make_runner, why_not
+from runners import NotApplicable, NotInstalled, environment, make_runner, why_not
 from workloads import sized
 
 import fusedrnn as fr
@@ -108,6 +108,9 @@ def time_workload(benchmark, request):
         workload = sized(name, size)
         try:
             runner = make_runner(impl, workload, threads, warmup=1 if size == "smoke" else 2)
+        except NotInstalled as reason:
+            # CI installs every backend and peer (the test extras): a missing one there is a failure.
+            (pytest.fail if os.environ.get("CI") else pytest.skip)(f"{impl} on {name}: {reason}")
         except NotApplicable as reason:
             pytest.skip(f"{impl} on {name}: {reason}")
         benchmark.group = f"{name} threads={threads}: {workload.describe()}"

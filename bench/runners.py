@@ -4,6 +4,7 @@ shared with `python -m fusedrnn bench`, so both time exactly the same calls."""
 from fusedrnn.bench_runners import (
     IMPLS,
     NotApplicable,
+    NotInstalled,
     environment,
     Runner,
     make_gemm_runner,
@@ -12,4 +13,4 @@ from fusedrnn.bench_runners import (
     why_not,
 )
 
-__all__ = ["IMPLS", "NotApplicable", "environment", "Runner", "make_gemm_runner", "make_runner", "set_threads", "why_not"]
+__all__ = ["IMPLS", "NotApplicable", "NotInstalled", "environment", "Runner", "make_gemm_runner", "make_runner", "set_threads", "why_not"]

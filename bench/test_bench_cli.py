@@ -53,3 +53,17 @@ def test_plot(tmp_path, capsys):
     data, _ = run(tmp_path, capsys, "--plot", str(png))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert any(row["workload"].startswith("S-B") for row in data["results"])  # --plot adds the batch sweep
+
+
+def test_missing_installation_is_told_apart_from_not_applicable(monkeypatch):
+    from fusedrnn import backends, bench_runners
+    from fusedrnn.workloads import WORKLOADS
+
+    monkeypatch.setattr(backends, "why", lambda name: "no compiler here" if name == "cpp" else None)
+    with pytest.raises(bench_runners.NotInstalled, match="no compiler here"):
+        bench_runners.make_runner("fusedrnn-cpp", WORKLOADS["W8"], 1)
+    # by design: the numpy reference is not timed on big workloads; ORT runs no training
+    for impl, name in [("fusedrnn-numpy", "W6"), ("onnxruntime", "W3")]:
+        with pytest.raises(bench_runners.NotApplicable) as caught:
+            bench_runners.make_runner(impl, WORKLOADS[name], 1)
+        assert not isinstance(caught.value, bench_runners.NotInstalled)

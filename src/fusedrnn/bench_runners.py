@@ -38,6 +38,10 @@ class NotApplicable(Exception):
     """This implementation cannot (or, by design, does not) run this workload; str() says why."""
 
 
+class NotInstalled(NotApplicable):
+    """The implementation would run this workload, but it (or a peer library) is not installed here."""
+
+
 @dataclass
 class Runner:
     """One implementation on one workload, warmed up. ``runner()`` runs the timed step once.
@@ -79,19 +83,22 @@ def why_not(impl: str, workload: Workload) -> str | None:
     """Why ``impl`` does not run ``workload`` here, or None when it does."""
     if impl not in IMPLS:
         raise ValueError(f"impl: expected one of {list(IMPLS)}, got {impl!r}")
-    if impl.startswith("fusedrnn-"):
-        name = impl.removeprefix("fusedrnn-")
-        reason = backends.why(name)
-        if reason is not None:
-            return f"backend {name!r} unavailable: {reason}"
-        if name == "numpy" and workload.gflop > NUMPY_MAX_GFLOP:
-            return f"numpy reference only timed up to {NUMPY_MAX_GFLOP:g} GFLOP (this: {workload.gflop:.1f})"
-        return None
+    if impl == "fusedrnn-numpy" and workload.gflop > NUMPY_MAX_GFLOP:
+        return f"numpy reference only timed up to {NUMPY_MAX_GFLOP:g} GFLOP (this: {workload.gflop:.1f})"
     if impl == "onnxruntime":
         if workload.train:
             return "ONNX Runtime runs inference workloads only"
         if workload.lengths is not None:
             return "variable lengths are not benchmarked on ONNX Runtime"
+    return why_missing(impl)
+
+
+def why_missing(impl: str) -> str | None:
+    """Why ``impl`` (a fusedrnn backend, or a peer's libraries) is not installed here, or None."""
+    if impl.startswith("fusedrnn-"):
+        name = impl.removeprefix("fusedrnn-")
+        reason = backends.why(name)
+        return None if reason is None else f"backend {name!r} unavailable: {reason}"
     for module in _modules_for(impl):
         try:
             importlib.import_module(module)
@@ -142,10 +149,11 @@ def make_data(workload: Workload, seed: int = 1) -> Data:
 
 
 def make_runner(impl: str, workload: Workload, threads: int, *, warmup: int = 2) -> Runner:
-    """A warmed-up runner; raises NotApplicable (with the reason) when ``impl`` cannot run ``workload``."""
+    """A warmed-up runner; raises NotApplicable (with the reason) when ``impl`` cannot run ``workload``,
+    NotInstalled when only a missing installation stops it."""
     reason = why_not(impl, workload)
     if reason is not None:
-        raise NotApplicable(reason)
+        raise (NotInstalled if reason == why_missing(impl) else NotApplicable)(reason)
     set_threads(threads)
     params, data = make_params(workload), make_data(workload)
     if impl.startswith("fusedrnn-"):
