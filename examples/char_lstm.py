@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 import fusedrnn as fr
+from adam import Adam   # examples/adam.py (the script's folder is on sys.path)
 
 
 def load_text(name: str) -> str:
@@ -61,26 +62,6 @@ def head_backward(W: np.ndarray, y: np.ndarray, dlogits: np.ndarray):
     """-> (dy [T, B, H], dW [V, H], db [V])."""
     rows, H = dlogits.reshape(-1, W.shape[0]), y.shape[-1]
     return dlogits @ W, rows.T @ y.reshape(-1, H), rows.sum(axis=0)
-
-
-class Adam:
-    """Adam (Kingma & Ba 2015) updating a dict of NumPy arrays in place."""
-
-    def __init__(self, params: dict[str, np.ndarray], lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
-        self.params, self.lr, self.betas, self.eps, self.t = params, lr, betas, eps, 0
-        self.m = {name: np.zeros_like(p) for name, p in params.items()}
-        self.v = {name: np.zeros_like(p) for name, p in params.items()}
-
-    def step(self, grads: dict[str, np.ndarray]) -> None:
-        self.t += 1
-        b1, b2 = self.betas
-        # Bias corrections folded into the step size.
-        lr = self.lr * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
-        for name, g in grads.items():
-            self.m[name] = b1 * self.m[name] + (1 - b1) * g
-            self.v[name] = b2 * self.v[name] + (1 - b2) * g * g
-            self.params[name] -= lr * self.m[name] / (np.sqrt(self.v[name]) + self.eps)
-
 
 def sample(lstm, W, b, vocab: str, prime: str, length: int, temperature: float, rng) -> str:
     """Stateful inference, B = 1: read the prime in one call, then one character per call."""

@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 import fusedrnn as fr
+from adam import Adam   # examples/adam.py (the script's folder is on sys.path)
 
 PERIODS = (17.0, 29.5, 53.0)      # steps; incommensurate, so the sum never quite repeats
 AMPLITUDES = (1.0, 0.6, 0.4)
@@ -36,25 +37,6 @@ def windows(series: np.ndarray, starts: np.ndarray, lengths: np.ndarray, T: int)
     steps = np.arange(T)[:, None]
     x = np.where(steps < lengths, series[starts + np.minimum(steps, lengths - 1)], 0).astype(np.float32)
     return x[:, :, None], series[starts + lengths], series[starts + lengths - 1]
-
-
-class Adam:
-    """Adam (Kingma & Ba 2015) updating a dict of NumPy arrays in place."""
-
-    def __init__(self, params: dict[str, np.ndarray], lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
-        self.params, self.lr, self.betas, self.eps, self.t = params, lr, betas, eps, 0
-        self.m = {name: np.zeros_like(p) for name, p in params.items()}
-        self.v = {name: np.zeros_like(p) for name, p in params.items()}
-
-    def step(self, grads: dict[str, np.ndarray]) -> None:
-        self.t += 1
-        b1, b2 = self.betas
-        lr = self.lr * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)   # bias corrections
-        for name, g in grads.items():
-            self.m[name] = b1 * self.m[name] + (1 - b1) * g
-            self.v[name] = b2 * self.v[name] + (1 - b2) * g * g
-            self.params[name] -= lr * self.m[name] / (np.sqrt(self.v[name]) + self.eps)
-
 
 def predict(gru, head, x, lengths, *, train: bool = False):
     """-> (forecast [B], h_n [B, H], tape or None). The head reads the last layer's final state."""

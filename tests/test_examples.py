@@ -17,6 +17,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+sys.path.insert(0, str(EXAMPLES))   # as when a script runs: its folder holds its shared modules (adam.py)
 
 
 def load_example(name: str):
