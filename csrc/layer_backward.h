@@ -74,9 +74,9 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   T* dgh = kSplitH ? dgh_own.data() : dgx.data();
   std::vector<double> dbx(GH, 0.0), dbh(GH, 0.0);
   const int nub = (H + L - 1) / L;
-  PackedW<T> pw = get_packed(a.w_hh, G, H, 1);
+  PackedW<T> pw = get_packed(a.w_hh, G, H, H, Panels::kBackward);
   const T* packed = pw.data;
-  const int threads = loop_threads(a.threads, B, G, H);
+  const int threads = loop_threads(a.threads, B, G, H, H);
   T* D = a.dh0;
   T* C = a.dc0;
   constexpr int P = Cell::kResetBefore ? 3 : 2;  // phases per step

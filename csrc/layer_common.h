@@ -3,16 +3,17 @@
 // Include inside an ISA namespace after microkernel.h.
 #pragma once
 
-// Forward panel of unit block ub: [H][G*16], column g*16 + u = w_hh[g*H + ub*16 + u][k]
-// (zero past H), so one tile yields all G gates of 16 units: the gate math runs on it at once.
+// Forward panel of unit block ub for w [G*H][K] (w_hh: K = H; w_ih: K = I): [K][G*16],
+// column g*16 + u = w[g*H + ub*16 + u][k] (zero past H), so one tile yields all G gates of
+// 16 units: the gate math runs on it at once.
 template <typename T>
-void pack_forward_panel(const T* w_hh, int G, int H, int ub, T* panel) {
+void pack_forward_panel(const T* w, int G, int H, int K, int ub, T* panel) {
   const int NC = G * kBlock, j0 = ub * kBlock;
-  for (int k = 0; k < H; ++k)
+  for (int k = 0; k < K; ++k)
     for (int g = 0; g < G; ++g)
       for (int u = 0; u < kBlock; ++u)
         panel[static_cast<long>(k) * NC + g * kBlock + u] =
-            j0 + u < H ? w_hh[(static_cast<long>(g) * H + j0 + u) * H + k] : T(0);
+            j0 + u < H ? w[(static_cast<long>(g) * H + j0 + u) * K + k] : T(0);
 }
 
 // Backward panel of unit block ub: [G*H][16] = columns ub*16.. of w_hh (zero past H),
@@ -120,9 +121,9 @@ struct ValidPairs {
   }
 };
 
-// Packed W_hh for one layout (0: forward panels, 1: backward panels): the cached copy while
-// w_hh's bytes are unchanged, else a fresh entry (`fill` non-null) that the caller packs in
-// its parallel region and then publishes with store_packed.
+// A packed weight array for one layout: the cached copy while the array's bytes are
+// unchanged, else a fresh entry (`fill` non-null) that the caller packs in its parallel
+// region and then publishes with store_packed.
 template <typename T>
 struct PackedW {
   std::shared_ptr<const PackedWeights> hit;
@@ -131,31 +132,35 @@ struct PackedW {
   T* fill;
 };
 
+enum class Panels : int { kForward, kBackward };
+
+// w: [G*H][K]; forward panels (pack_forward_panel) or backward ones (pack_backward_panel, K = H).
 template <typename T>
-PackedW<T> get_packed(const T* w_hh, int G, int H, int backward) {
+PackedW<T> get_packed(const T* w, int G, int H, int K, Panels panels) {
   const int nub = (H + kBlock - 1) / kBlock;
-  const size_t bytes = static_cast<size_t>(G) * H * H * sizeof(T);
-  const size_t packed_bytes = static_cast<size_t>(nub) * H * G * kBlock * sizeof(T);
-  const long long layout = ((static_cast<long long>(H) * 8 + G) * 2 + backward) * 16 + sizeof(T);
+  const size_t bytes = static_cast<size_t>(G) * H * K * sizeof(T);
+  const size_t packed_bytes = static_cast<size_t>(nub) * K * G * kBlock * sizeof(T);
+  const PackedLayout layout{static_cast<int>(panels), static_cast<int>(sizeof(T)), G, H, K};
   PackedW<T> p{};
-  p.hit = find_packed(w_hh, bytes, layout);
+  p.hit = find_packed(w, bytes, layout);
   if (p.hit) {
     p.data = reinterpret_cast<const T*>(p.hit->packed.data());
     return p;
   }
-  p.fresh = new_packed(w_hh, bytes, layout, packed_bytes);
+  p.fresh = new_packed(w, bytes, layout, packed_bytes);
   p.fill = reinterpret_cast<T*>(p.fresh->packed.data());
   p.data = p.fill;
   return p;
 }
 
-// Threads for a time loop: no more than its unit blocks, and fewer when a step's product is
-// so small that a synchronisation per step would cost more than it saves (a 3-layer H=2
-// LSTM took 28-59 ms on 2 threads of a busy machine against 0.5 ms on 1). The thread count
-// never changes results, so this is free to choose.
-inline int loop_threads(int threads, long B, int G, int H) {
+// Threads for a time loop whose per-step products have K = `k` (H, or H + I with the input
+// tiles): no more than its unit blocks, and fewer when a step's products are so small that a
+// synchronisation per step would cost more than it saves (a 3-layer H=2 LSTM took 28-59 ms
+// on 2 threads of a busy machine against 0.5 ms on 1). The thread count never changes
+// results, so this is free to choose.
+inline int loop_threads(int threads, long B, int G, int H, long k) {
   constexpr long kMinMacsPerThread = 1L << 16;  // per step
-  const long macs = B * G * static_cast<long>(H) * H;
+  const long macs = B * G * static_cast<long>(H) * k;
   const long nub = (H + kBlock - 1) / kBlock;
   long n = threads;
   if (n > nub) n = nub;

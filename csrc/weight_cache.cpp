@@ -10,7 +10,7 @@ namespace fusedrnn {
 
 namespace {
 
-constexpr size_t kEntries = 32;  // e.g. 4 layers x 2 directions x 2 layouts x 2 models
+constexpr size_t kEntries = 48;  // e.g. 4 layers x 2 directions x 3 layouts x 2 models
 
 struct Cache {
   std::mutex m;
@@ -24,7 +24,7 @@ Cache& cache() {
 
 }  // namespace
 
-std::shared_ptr<const PackedWeights> find_packed(const void* w, size_t bytes, long long layout) {
+std::shared_ptr<const PackedWeights> find_packed(const void* w, size_t bytes, const PackedLayout& layout) {
   Cache& C = cache();
   std::shared_ptr<const PackedWeights> e;
   {
@@ -40,7 +40,7 @@ std::shared_ptr<const PackedWeights> find_packed(const void* w, size_t bytes, lo
   return nullptr;
 }
 
-std::shared_ptr<PackedWeights> new_packed(const void* w, size_t bytes, long long layout, size_t packed_bytes) {
+std::shared_ptr<PackedWeights> new_packed(const void* w, size_t bytes, const PackedLayout& layout, size_t packed_bytes) {
   auto e = std::make_shared<PackedWeights>();
   e->key = w;
   e->layout = layout;

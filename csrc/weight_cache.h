@@ -10,18 +10,27 @@
 
 namespace fusedrnn {
 
+// Which packing of a [G*H][K] weight array: the panel kind, element size and shape.
+struct PackedLayout {
+  int panels, elem_size, G;
+  long long H, K;
+  bool operator==(const PackedLayout& o) const {
+    return panels == o.panels && elem_size == o.elem_size && G == o.G && H == o.H && K == o.K;
+  }
+};
+
 struct PackedWeights {
   const void* key;          // the raw array's address
-  long long layout;         // which packing: panels (forward / backward), dtype, G, H
+  PackedLayout layout;
   std::vector<char> raw;    // the raw array's bytes when packed
   PoolBuffer<char> packed;  // the packed copy
 };
 
 // The cached entry for (w, layout) when its bytes still equal w[0..bytes), else null.
-std::shared_ptr<const PackedWeights> find_packed(const void* w, size_t bytes, long long layout);
+std::shared_ptr<const PackedWeights> find_packed(const void* w, size_t bytes, const PackedLayout& layout);
 // A new entry with a copy of w's bytes and room for `packed_bytes`; the caller fills
 // `packed` and then publishes it with store_packed.
-std::shared_ptr<PackedWeights> new_packed(const void* w, size_t bytes, long long layout, size_t packed_bytes);
+std::shared_ptr<PackedWeights> new_packed(const void* w, size_t bytes, const PackedLayout& layout, size_t packed_bytes);
 void store_packed(std::shared_ptr<const PackedWeights> entry);
 // Drops every entry (tests, memory release).
 void clear_packed();

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import layer_problems
+from strategies import layer_problems, make_layer_problem
 from tolerance import assert_close
 
 from fusedrnn.cells import CELLS
@@ -64,6 +64,29 @@ def test_backward_matches_reference(fast_backend, cell, data):
         tag = f"{fast_backend.name} {problem.cell.name} {name}"
         assert_close(tag, getattr(actual, name), getattr(expected, name), problem.dtype)
     assert_inputs_unchanged(fast_backend, problem, before)
+
+
+# Batches of 16 or more with H >= 64 take the C++ core's other input path (per-step input
+# tiles instead of one GEMM, csrc/layer_forward.h fused_input); the drawn problems are smaller.
+@EVERY_CELL
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_large_batches_match_reference(fast_backend, cell, dtype, reverse):
+    lengths = [5, 0, 3, 5, 1, 4, 5, 2, 5, 5, 3, 0, 5, 4, 5, 1, 2]  # B = 17, zeros and full ones
+    for lens in (None, lengths):
+        problem = make_layer_problem(cell, 5, 17, 9, 65, dtype=dtype, reverse=reverse, lengths=lens,
+                                     clip_gate=0.05, clip_value=0.1, seed=len(cell) + reverse)
+        before = snapshot(problem)
+        for train in (False, True):
+            expected, actual = problem.forward(REFERENCE, train=train), problem.forward(fast_backend, train=train)
+            for name in FORWARD_NAMES:
+                tag = f"{fast_backend.name} {cell} lengths={lens is not None} train={train} {name}"
+                assert_close(tag, getattr(actual, name), getattr(expected, name), dtype)
+        expected, actual = problem.backward(REFERENCE), problem.backward(fast_backend)
+        for name in BACKWARD_NAMES:
+            assert_close(f"{fast_backend.name} {cell} lengths={lens is not None} {name}",
+                         getattr(actual, name), getattr(expected, name), dtype)
+        assert_inputs_unchanged(fast_backend, problem, before)
 
 
 @EVERY_CELL

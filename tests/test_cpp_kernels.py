@@ -19,7 +19,9 @@ from fusedrnn import _core  # noqa: E402
 
 CELL_NAMES = list(cells.CELLS)
 # Sizes straddling the 16-unit block and the 8-lane vector: 1, 7, 8, 9, 15, 16, 17, 31, 32, 33.
-SHAPES = [(4, 3, 7, 9), (3, 1, 8, 17), (5, 5, 33, 31), (2, 7, 1, 33), (1, 2, 15, 16), (3, 9, 16, 1), (0, 2, 3, 4)]
+# The last but one: B >= 16 and H >= 64, per-step input tiles (csrc/layer_forward.h fused_input).
+SHAPES = [(4, 3, 7, 9), (3, 1, 8, 17), (5, 5, 33, 31), (2, 7, 1, 33), (1, 2, 15, 16), (3, 9, 16, 1), (3, 17, 9, 65),
+          (0, 2, 3, 4)]
 
 
 def make_problem(rng, cell, T, B, I, H, dtype):
@@ -91,8 +93,9 @@ def test_bitwise_identical_across_thread_counts(rng, cell_name, dtype, simd):
     _core.set_simd_path(simd)
     _core.set_load_adaptive(False)  # exactly the threads asked for, however busy the machine is
     try:
-        # The last shape is big enough for a multi-thread time loop and blocked BLAS products.
-        for shape in [(6, 5, 33, 47), (9, 1, 16, 64), (3, 3, 2, 17), (8, 32, 96, 80)]:
+        # The last two are big enough for a multi-thread time loop and blocked BLAS products,
+        # the last also for per-step input tiles (B >= 16, H >= 64).
+        for shape in [(6, 5, 33, 47), (9, 1, 16, 64), (3, 3, 2, 17), (40, 12, 96, 80), (8, 32, 96, 80)]:
             problem = make_problem(rng, cell, *shape, dtype)
             results = []
             for n in (1, 2, 3):
