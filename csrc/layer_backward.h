@@ -112,6 +112,16 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
         for (int i = 0; i < nact; ++i) {
           const int b = rows[i];
           const long row = tb0 + b, vrow = v0 + i;
+          if (i + kAhead < nact) {
+            const long ahead = tb0 + rows[i + kAhead];
+            for (int g = 0; g < G; ++g) {
+              prefetch_lanes(a.gates + ahead * GH + g * H + j0);
+              prefetch_lanes(dgx.data() + (vrow + kAhead) * GH + g * H + j0, true);
+            }
+            for (int e = 0; e < E; ++e) prefetch_lanes(a.extra + (ahead * E + e) * H + j0);
+            prefetch_lanes(a.hprev + ahead * H + j0);
+            prefetch_lanes(a.dy + ahead * H + j0);
+          }
           for (int g = 0; g < G; ++g) load_lanes<V>(gl + g * L, a.gates + row * GH + g * H + j0, n);
           load_lanes<V>(hl, a.hprev + row * H + j0, n);
           for (int e = 0; e < E; ++e) load_lanes<V>(exl + e * L, a.extra + (row * E + e) * H + j0, n);
