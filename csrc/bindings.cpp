@@ -128,7 +128,6 @@ py::tuple layer_forward(const std::string& op, const py::array& x, const py::arr
   {
     py::gil_scoped_release nogil;
     fusedrnn::layer_forward<T>(kCell, a);
-    fusedrnn::note_team_ended(a.threads);
   }
   return py::make_tuple(y, h_n, c_n, saved);
 }
@@ -190,7 +189,6 @@ py::tuple layer_backward(const std::string& op, const py::array& x, const py::ar
   {
     py::gil_scoped_release nogil;
     fusedrnn::layer_backward<T>(kCell, a);
-    fusedrnn::note_team_ended(a.threads);
   }
   return py::make_tuple(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, sqnorm);
 }
@@ -260,6 +258,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("set_load_adaptive", &fusedrnn::set_load_adaptive, "on"_a,
         "Whether a call uses fewer threads while other tasks hold cores (default on; results never change).");
   m.def("load_adaptive", &fusedrnn::load_adaptive, "Whether calls size their team from the current load.");
+  m.def("threads_available", &fusedrnn::threads_available, "n"_a,
+        "The team a call asking for n threads would get now (fewer while other processes hold cores).");
   m.def("simd_path", &fusedrnn::simd_path, "The SIMD path the kernels take: 'avx2+fma' or 'scalar'.");
   m.def("set_simd_path", &fusedrnn::set_simd_path, "path"_a,
         "Force 'scalar' (the portable path), or 'avx2+fma', or 'auto' (what this CPU supports).");

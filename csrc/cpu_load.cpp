@@ -5,8 +5,12 @@
 #include <chrono>
 
 #if defined(__linux__)
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
 #endif
 
 namespace fusedrnn {
@@ -14,10 +18,6 @@ namespace fusedrnn {
 namespace {
 
 std::atomic<bool> adaptive{true};
-std::atomic<long long> team_end_ns{0};
-std::atomic<int> team_size_ended{1};
-// Longer than libgomp's idle spin: 10000 pauses at 29 ns here (up to ~45 ns on other x86 CPUs).
-constexpr long long kSpinWindowNs = 1000000;
 constexpr long long kRecheckNs = 4000000;
 std::atomic<long> free_seen{0};
 std::atomic<long long> free_seen_ns{-kRecheckNs};
@@ -49,15 +49,33 @@ int runnable_tasks() {
   for (; *p >= '0' && *p <= '9'; ++p, digits = true) n = n * 10 + (*p - '0');
   return digits && *p == '/' ? n : -1;
 }
+
+// Runnable threads of this process, this thread included (state R in /proc/self/task/*/stat),
+// or -1. A few system calls per thread: only asked when the system-wide count shows load.
+int own_runnable_threads() {
+  DIR* dir = ::opendir("/proc/self/task");
+  if (dir == nullptr) return -1;
+  int n = 0;
+  while (const dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;  // the thread just ended
+    char buf[512];
+    const ssize_t got = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (got <= 0) continue;
+    buf[got] = '\0';
+    const char* p = std::strrchr(buf, ')');  // "tid (comm) S ...": comm may hold ')' itself
+    if (p != nullptr && p[1] == ' ' && p[2] == 'R') ++n;
+  }
+  ::closedir(dir);
+  return n;
+}
 #endif
 
 }  // namespace
-
-void note_team_ended(int n) {
-  if (n <= 1) return;
-  team_size_ended.store(n, std::memory_order_relaxed);
-  team_end_ns.store(now_ns(), std::memory_order_relaxed);
-}
 
 void set_load_adaptive(bool on) { adaptive.store(on); }
 bool load_adaptive() { return adaptive.load(); }
@@ -71,11 +89,17 @@ int threads_available(int n) {
   long free_cpus = free_seen.load(std::memory_order_relaxed);
   if (now - free_seen_ns.load(std::memory_order_relaxed) >= kRecheckNs) {
     static const long online = ::sysconf(_SC_NPROCESSORS_ONLN);  // reads sysfs: once
-    int running = runnable_tasks();
+    const int running = runnable_tasks();
     if (online < 1 || running < 1) return n;
-    if (now - team_end_ns.load(std::memory_order_relaxed) < kSpinWindowNs)
-      running -= team_size_ended.load(std::memory_order_relaxed) - 1;  // our own idle spinners
     free_cpus = online - (running - 1);
+    if (free_cpus < n) {
+      // Only other processes' tasks are load. This process's other runnable threads are
+      // mostly idle workers of a runtime spinning after its own parallel region (ours, or
+      // PyTorch's, about 9 ms after each op): counting them made every call that followed
+      // a torch op run on one thread.
+      const int own = own_runnable_threads();
+      if (own > 1) free_cpus += own - 1 < running - 1 ? own - 1 : running - 1;
+    }
     free_seen.store(free_cpus, std::memory_order_relaxed);
     free_seen_ns.store(now, std::memory_order_relaxed);
   }

@@ -4,12 +4,10 @@
 
 namespace fusedrnn {
 
-// min(n, max(1, online CPUs - other runnable tasks)), from /proc/loadavg's instantaneous count
-// (Linux; elsewhere, or when switched off, n). Free to choose: results never depend on it.
+// min(n, max(1, online CPUs - runnable tasks of other processes)), from /proc/loadavg's
+// instantaneous count less this process's runnable threads (Linux; elsewhere, or when
+// switched off, n). Free to choose: results never depend on it.
 int threads_available(int n);
-// A call's team of n threads just ended: for a while its idle members may still be spinning
-// (GOMP_SPINCOUNT, set in backends/cpp.py), and must not count as other tasks.
-void note_team_ended(int n);
 // On by default; tests switch it off to run exactly the threads they ask for.
 void set_load_adaptive(bool on);
 bool load_adaptive();
