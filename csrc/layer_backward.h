@@ -72,7 +72,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   const long NV = vp.n;
   PoolBuffer<T> dgx(static_cast<size_t>(NV) * GH), dgh_own(kSplitH ? static_cast<size_t>(NV) * GH : 0);
   T* dgh = kSplitH ? dgh_own.data() : dgx.data();
-  std::vector<double> dbx(GH, 0.0), dbh(GH, 0.0);
+  std::vector<double> dbx(GH, 0.0), dbh(kSplitH ? GH : 0, 0.0);
   const int nub = (H + L - 1) / L;
   PackedW<T> pw = get_packed(a.w_hh, G, H, H, Panels::kBackward);
   const T* packed = pw.data;
@@ -136,12 +136,13 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
             for (int g = 0; g < G; ++g) {
               store_lanes<V>(dgx.data() + vrow * GH + g * H + j0, dgxl + g * L, n);
               if (kSplitH) store_lanes<V>(dgh + vrow * GH + g * H + j0, dghl + g * L, n);
-              // Bias gradients summed as they are produced (fixed order: steps, then rows).
+              // Bias gradients summed as they are produced (fixed order: steps, then rows);
+              // db_hh is a sum of its own only where the h part differs (kSplitH).
               double* bx = dbx.data() + g * H + j0;
-              double* bh = dbh.data() + g * H + j0;
-              for (int u = 0; u < n; ++u) {
-                bx[u] += dgxl[g * L + u];
-                bh[u] += dghl[g * L + u];
+              for (int u = 0; u < n; ++u) bx[u] += dgxl[g * L + u];
+              if (kSplitH) {
+                double* bh = dbh.data() + g * H + j0;
+                for (int u = 0; u < n; ++u) bh[u] += dghl[g * L + u];
               }
             }
           }
@@ -210,7 +211,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   } else {
     gemm(true, false, GH, H, NV, T(1), dgh, GH, hs, H, T(0), a.dw_hh, H, a.threads);
   }
-  const double* dbh_src = Cell::kResetBefore ? dbx.data() : dbh.data();
+  const double* dbh_src = kSplitH ? dbh.data() : dbx.data();
   for (long k = 0; k < GH; ++k) {
     a.db_ih[k] = static_cast<T>(dbx[k]);
     a.db_hh[k] = static_cast<T>(dbh_src[k]);
