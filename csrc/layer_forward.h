@@ -4,9 +4,10 @@
 // ONE parallel region for the whole sequence: the hidden units are split in 16-unit blocks
 // (all G gates of them); per step, each block's tile of h_{t-1}·W_hhᵀ is computed fused with
 // its gate math. The input projection x_t·W_ihᵀ is either a tile of the same step, next to
-// the h tile (fused_input: batches of 16 or more, where the tile runs as fast as a GEMM and
-// its result never goes through memory), or one GEMM over all valid (t, b) pairs before the
-// loop (BLAS; small batches, where a per-step product would stream W_ih once per step).
+// the h tile (fused_input: batches of 16 or more and panels that stay in cache, where the tile
+// runs as fast as a GEMM and its result never goes through memory), or one GEMM over all valid
+// (t, b) pairs before the loop (BLAS; small batches, where a per-step product would stream
+// W_ih once per step, and large I + H).
 // Each thread packs and runs its own fixed slice of blocks (at batch 1 its weights stay in
 // its cache) and helps with others' left-over blocks (BlockScheduler); one synchronisation
 // per step (two for the reset-before GRU, whose n gate needs r*h of every unit). A block is
@@ -16,12 +17,17 @@
 // Whether the input projection is computed per step, in the time loop. A fixed function of
 // the shape (the two ways round differently). Not for the reset-before GRU, whose second
 // phase reads the n gate's x part, which a step's tile keeps in one thread's buffer.
-// Measured, LSTM I=H=256 T=100 forward at 2 threads: B=32 30.4 -> 25.9 ms, B=64 53.7 -> 48.8,
-// B=16 about even, B<=8 slower (B=1 1.95 -> 2.71). At least 4 unit blocks, so that the work
-// still spreads over the threads.
-template <class Cell>
-bool fused_input(long B, int H) {
-  return !Cell::kResetBefore && B >= 16 && H >= 4 * kBlock;
+// Measured, LSTM T=100 forward at 2 threads (ms, GEMM -> per step):
+// - I=H=256: B=32 30.4 -> 25.9, B=64 53.7 -> 48.8, B=16 about even, B<=8 slower (B=1 1.95 -> 2.71);
+// - I=H=512, B=64: 201-228 -> 303-307, slower. A block's two panels, 256 KB there, are
+//   streamed once per tile of rows: above 128 KB (I=384, H=512: 224 KB) it was slower, at
+//   128 KB or less faster or even.
+// At least 4 unit blocks, so that the work still spreads over the threads.
+template <class Cell, typename T>
+bool fused_input(int64_t B, int64_t I, int64_t H) {
+  constexpr int64_t kMaxPanelBytes = 128 * 1024;
+  const int64_t panel_bytes = (I + H) * Cell::kGates * kBlock * static_cast<int64_t>(sizeof(T));
+  return !Cell::kResetBefore && B >= 16 && H >= 4 * kBlock && panel_bytes <= kMaxPanelBytes;
 }
 
 template <class Cell, class V>
@@ -39,7 +45,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
     return;
   }
 
-  const bool fused_x = fused_input<Cell>(B, H);
+  const bool fused_x = fused_input<Cell, T>(B, I, H);
   // Otherwise the input projections of the valid (t, b) pairs (ValidPairs numbering), at once.
   const ValidPairs vp(a.lengths, Tn, B);
   PoolBuffer<T> xc(vp.all || fused_x ? 0 : static_cast<size_t>(vp.n) * I);
