@@ -17,10 +17,14 @@ import time
 import numpy as np
 import pytest
 import pytest_benchmark
-from runners import NotApplicable, NotInstalled, environment, make_runner, why_not
+from runners import NotApplicable, NotInstalled, environment, import_torch_first, make_runner, why_not
 from workloads import sized
 
 import fusedrnn as fr
+
+
+def pytest_configure(config):
+    import_torch_first()  # before any numba run: see its docstring
 
 
 def pytest_addoption(parser):

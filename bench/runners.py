@@ -6,6 +6,7 @@ from fusedrnn.bench_runners import (
     NotApplicable,
     NotInstalled,
     environment,
+    import_torch_first,
     Runner,
     make_gemm_runner,
     make_runner,
@@ -13,4 +14,4 @@ from fusedrnn.bench_runners import (
     why_not,
 )
 
-__all__ = ["IMPLS", "NotApplicable", "NotInstalled", "environment", "Runner", "make_gemm_runner", "make_runner", "set_threads", "why_not"]
+__all__ = ["IMPLS", "NotApplicable", "NotInstalled", "environment", "import_torch_first", "Runner", "make_gemm_runner", "make_runner", "set_threads", "why_not"]

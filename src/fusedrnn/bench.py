@@ -16,7 +16,16 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 
-from .bench_runners import IMPLS, PEERS, NotApplicable, environment, make_gemm_runner, make_runner, why_not
+from .bench_runners import (
+    IMPLS,
+    PEERS,
+    NotApplicable,
+    environment,
+    import_torch_first,
+    make_gemm_runner,
+    make_runner,
+    why_not,
+)
 from .threads import get_num_threads
 from .workloads import QUICK, WORKLOADS, Workload, batch_sweep
 
@@ -89,6 +98,8 @@ def run_cli(args: argparse.Namespace) -> int:
         workloads += list(batch_sweep(SWEEP["full" if args.full else "quick"]).values())
     impls = args.impls or list(IMPLS)
 
+    if "torch" in impls:
+        import_torch_first()
     tasks, skipped = _plan(workloads, impls)
     _say_skipped(skipped, impls, workloads)
     print(f"timing {len(tasks)} runs at {threads} thread{'s' if threads > 1 else ''}, "

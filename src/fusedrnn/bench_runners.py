@@ -65,6 +65,19 @@ class Runner:
         return self.step()
 
 
+def import_torch_first() -> None:
+    """Import torch (when installed) before anything is timed, in particular before a numba run.
+
+    Imported after numba's OpenMP pool had started, torch ran its GRU and RNN steps several
+    times slower on this machine (W5 at 2 threads: 170 ms against 22; W4: 215 against 60), which
+    flattered every speed-up over it. Imported first, it runs at its own speed.
+    """
+    try:
+        importlib.import_module("torch")
+    except ImportError:
+        pass
+
+
 def set_threads(n: int) -> None:
     """One thread count for fusedrnn, every BLAS / OpenMP pool threadpoolctl sees, and torch."""
     set_num_threads(n)
