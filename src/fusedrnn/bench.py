@@ -99,7 +99,7 @@ def run_cli(args: argparse.Namespace) -> int:
     impls = args.impls or list(IMPLS)
 
     if "torch" in impls:
-        import_torch_first()
+        import_torch_first()  # before any numba run slows it (see its docstring)
     tasks, skipped = _plan(workloads, impls)
     _say_skipped(skipped, impls, workloads)
     print(f"timing {len(tasks)} runs at {threads} thread{'s' if threads > 1 else ''}, "
