@@ -136,6 +136,22 @@ def test_results_do_not_depend_on_the_thread_count(cell, rng, monkeypatch):
         np.testing.assert_array_equal(one[name], two[name], err_msg=name)
 
 
+@pytest.mark.parametrize("shape", [(1600, 768, 256), (256, 1600, 768), (500, 40, 300)])  # (M, K, N)
+@pytest.mark.parametrize("transposed", [False, True])
+def test_blocked_products_match_numpy_and_each_other_for_any_thread_count(shape, transposed, rng):
+    from fusedrnn.backends.numba.gemm import matmul, single_threaded_blas
+
+    M, K, N = shape
+    # the weight-gradient products read their first operand as a transposed view
+    a = rng.standard_normal((K, M)).astype(np.float32).T if transposed else rng.standard_normal((M, K)).astype(np.float32)
+    b = rng.standard_normal((K, N)).astype(np.float32)
+    with single_threaded_blas():
+        outs = [matmul(a, b, np.empty((M, N), np.float32), n) for n in (1, 2, 3)]
+    assert_close(f"{shape} transposed={transposed}", outs[0], a.astype(np.float64) @ b, np.float32)
+    for out in outs[1:]:
+        np.testing.assert_array_equal(outs[0], out)
+
+
 @pytest.mark.parametrize("cell", list(CELLS))
 def test_nan_and_inf_propagate_as_in_the_reference(cell, rng):
     cell = CELLS[cell]

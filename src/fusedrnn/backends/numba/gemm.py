@@ -1,9 +1,11 @@
 """The one seam to BLAS for the numba backend: out = a @ b on NumPy's BLAS, threaded by us.
 
 OpenBLAS rounds differently with 1 and 2 threads (measured: y, dW differ in the last bits), so
-BLAS itself runs single-threaded and the product is cut into column blocks that depend only on
-the shape. Each block is one BLAS call; threads take whole blocks. Any thread count therefore
-computes every element with the same call: bitwise the same results.
+BLAS itself runs single-threaded and the product is cut into blocks of rows or of columns,
+whichever dimension is larger, that depend only on the shape. Each block is one BLAS call;
+threads take whole blocks. Any thread count therefore computes every element with the same
+call: bitwise the same results. (Column blocks only left dx and the weight gradients, with
+their 256 columns at I=H=256, in one block on one thread: half of the GRU backward.)
 Shapes: a [M, K], b [K, N], out [M, N]; b may be a transposed view (BLAS reads it in place).
 """
 
@@ -20,17 +22,17 @@ try:  # optional: without it NumPy's BLAS may thread on its own and results depe
 except ImportError:  # pragma: no cover - threadpoolctl is in the test and bench extras
     ThreadpoolController = None
 
-_MIN_BLOCK = 256  # columns; narrower blocks lose more to per-call overhead than threads gain
+_MIN_BLOCK = 128  # rows or columns; narrower blocks lose more to per-call overhead than threads gain
 _MAX_BLOCKS = 8
 _controller = None
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 
 
-def blocks(n_cols: int) -> list[tuple[int, int]]:
-    """The fixed column blocks of an N-column product (a function of N only)."""
-    count = max(1, min(_MAX_BLOCKS, n_cols // _MIN_BLOCK))
-    edges = [n_cols * k // count for k in range(count + 1)]
+def blocks(n: int) -> list[tuple[int, int]]:
+    """The fixed blocks of a dimension of length n (a function of n only)."""
+    count = max(1, min(_MAX_BLOCKS, n // _MIN_BLOCK))
+    edges = [n * k // count for k in range(count + 1)]
     return list(zip(edges[:-1], edges[1:]))
 
 
@@ -57,24 +59,29 @@ def _pool_for(threads: int) -> ThreadPoolExecutor:
     return _pool
 
 
-def _run(a: np.ndarray, b: np.ndarray, out: np.ndarray, spans: list[tuple[int, int]]) -> None:
+def _run(a: np.ndarray, b: np.ndarray, out: np.ndarray, spans: list[tuple[int, int]], by_rows: bool) -> None:
     # NaN/Inf propagate as values, never as warnings (errstate is per thread: set it here).
     with np.errstate(over="ignore", invalid="ignore"):
-        for c0, c1 in spans:
-            np.matmul(a, b[:, c0:c1], out=out[:, c0:c1])
+        for s0, s1 in spans:
+            if by_rows:
+                np.matmul(a[s0:s1], b, out=out[s0:s1])
+            else:
+                np.matmul(a, b[:, s0:s1], out=out[:, s0:s1])
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> np.ndarray:
-    """out[:] = a @ b, the column blocks of ``blocks(N)`` shared out over ``threads`` threads."""
-    spans = blocks(out.shape[1])
+    """out[:] = a @ b, the blocks of ``blocks(max(M, N))`` shared out over ``threads`` threads."""
+    M, N = out.shape
+    by_rows = M > N
+    spans = blocks(M if by_rows else N)
     threads = min(threads, len(spans))
     if threads <= 1:
-        _run(a, b, out, spans)
+        _run(a, b, out, spans, by_rows)
         return out
     groups = [spans[len(spans) * k // threads : len(spans) * (k + 1) // threads] for k in range(threads)]
     pool = _pool_for(threads)
-    futures = [pool.submit(_run, a, b, out, group) for group in groups[1:]]
-    _run(a, b, out, groups[0])  # the calling thread takes the first share
+    futures = [pool.submit(_run, a, b, out, group, by_rows) for group in groups[1:]]
+    _run(a, b, out, groups[0], by_rows)  # the calling thread takes the first share
     for future in futures:
         future.result()
     return out

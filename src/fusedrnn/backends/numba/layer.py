@@ -11,7 +11,7 @@ Threads, fusedrnn.get_num_threads(); results are bitwise the same for any count:
   parallel over fixed column blocks (one parallel region per step, so serial below
   product.PARALLEL_MIN_MACS); the gate kernels are serial (vectorised, a small part of a step).
 - the once-per-call products run on NumPy's BLAS through gemm.py, which keeps BLAS
-  single-threaded and shares fixed column blocks out over Python threads. They never run
+  single-threaded and shares fixed row or column blocks out over Python threads. They never run
   while numba's OpenMP team is busy: interleaving the two pools step by step is the 10x
   oversubscription trap of /work/shared/notes/build-and-dependencies.md §4.
 """
