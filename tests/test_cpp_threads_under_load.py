@@ -25,17 +25,12 @@ RECHECK_S = 0.005  # threads_available reuses its answer for 4 ms
 
 
 def samples(count: int) -> list[int]:
+    assert _core.load_adaptive(), "these tests need load adaptation on (the default)"
     out = []
     for _ in range(count):
         time.sleep(RECHECK_S)
         out.append(_core.threads_available(ONLINE))
     return out
-
-
-@pytest.fixture(autouse=True)
-def adaptive():
-    assert _core.load_adaptive()
-    yield
 
 
 @pytest.mark.skipif(ONLINE < 2, reason="one CPU: the team is one thread anyway")
