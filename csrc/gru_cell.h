@@ -15,6 +15,7 @@ struct GruCell {
   static constexpr int kExtra = 1;
   static constexpr bool kCellState = false;
   static constexpr bool kResetBefore = false;
+  static constexpr bool kReadsH = true;  // h' = (1 - z) * n + z * h
   static constexpr bool hidden_bias_apart(int gate) { return gate == kN; }  // b_hn sits inside r * (.)
   enum Gate : int { kR = 0, kZ = 1, kN = 2 };
 
@@ -65,6 +66,7 @@ struct GruResetBeforeCell {
   static constexpr int kExtra = 1;
   static constexpr bool kCellState = false;
   static constexpr bool kResetBefore = true;
+  static constexpr bool kReadsH = true;  // r * h and z * h
   static constexpr bool hidden_bias_apart(int) { return false; }
   enum Gate : int { kR = 0, kZ = 1, kN = 2 };
 

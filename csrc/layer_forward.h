@@ -54,19 +54,20 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   if (!fused_x)
     gemm(false, true, vp.n, GH, I, T(1), vp.all ? a.x : xc.data(), I, a.w_ih, I, T(0), xw.data(), GH, a.threads);
   // bx joins the x part; bh stays with the h part only where the cell needs it apart (GRU b_hn).
-  std::vector<T> bx(GH), bh(GH, T(0));
+  // Both also per unit block, in a tile's column order (zero past H): the tiles start from them.
+  const int nub = (H + L - 1) / L;
+  std::vector<T> bx(GH), bx_tile(static_cast<size_t>(nub) * NC, T(0)), bh_tile(static_cast<size_t>(nub) * NC, T(0));
+  bool any_bh = false;
   for (int g = 0; g < G; ++g)
     for (int j = 0; j < H; ++j) {
-      const long k = static_cast<long>(g) * H + j;
-      if (Cell::hidden_bias_apart(g)) {
-        bx[k] = a.b_ih[k];
-        bh[k] = a.b_hh[k];
-      } else {
-        bx[k] = a.b_ih[k] + a.b_hh[k];
-      }
+      const long k = static_cast<long>(g) * H + j, tile = static_cast<long>(j / L) * NC + g * L + j % L;
+      const bool apart = Cell::hidden_bias_apart(g);
+      bx[k] = apart ? a.b_ih[k] : a.b_ih[k] + a.b_hh[k];
+      bx_tile[tile] = bx[k];
+      if (apart) bh_tile[tile] = a.b_hh[k];
+      any_bh = any_bh || apart;
     }
 
-  const int nub = (H + L - 1) / L;
   PackedW<T> pw = get_packed(a.w_hh, G, H, H, Panels::kForward);
   PackedW<T> pwx = fused_x ? get_packed(a.w_ih, G, H, I, Panels::kForward) : PackedW<T>{};
   const T* packed = pw.data;
@@ -125,27 +126,32 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
           if (Cell::kResetBefore && train) std::fill(a.extra + tb0 * H + o, a.extra + tb0 * H + o + n, T(0));
         }
         // Reset-before GRU, phase 1: only the r, z columns now; n needs r*h of all units.
-        tile_rows<V>(arows.data(), nact, H, panel, NC, Cell::kResetBefore ? 2 * L : NC, acc.data(), NC);
-        if (fused_x) tile_rows<V>(xrows.data(), nact, I, packed_x + static_cast<size_t>(ub) * I * NC, NC, NC, accx.data(), NC);
+        // The h part with bh in, the x part (fused_x) with bx in: the cell reads the tiles' rows.
+        const size_t tb = static_cast<size_t>(ub) * NC;
+        tile_rows<V>(arows.data(), nact, H, panel, NC, Cell::kResetBefore ? 2 * L : NC, acc.data(), NC,
+                     any_bh ? bh_tile.data() + tb : nullptr);
+        if (fused_x)
+          tile_rows<V>(xrows.data(), nact, I, packed_x + tb * I, NC, NC, accx.data(), NC, bx_tile.data() + tb);
         for (int i = 0; i < nact; ++i) {
           const long row = tb0 + rows[i];
-          // This row's x part of the block's gates: in the step's tile, or in the GEMM's result.
-          const T* xr = fused_x ? accx.data() + static_cast<long>(i) * NC : xw.data() + (v0 + i) * GH + j0;
-          const long xg = fused_x ? L : H;  // from one gate to the next
-          for (int g = 0; g < G; ++g) {
-            sum_lanes<V>(ax + g * L, xr + g * xg, bx.data() + g * H + j0, n);
-            sum_lanes<V>(ah + g * L, acc.data() + static_cast<long>(i) * NC + g * L, bh.data() + g * H + j0, n);
-          }
-          load_lanes<V>(hl, hp + static_cast<long>(rows[i]) * H + j0, n);
+          const T* ahr = acc.data() + static_cast<long>(i) * NC;
+          // The x part: this row of the step's tile, or of the GEMM's result (gates H apart) plus bx.
+          const T* axr = ax;
+          if (fused_x)
+            axr = accx.data() + static_cast<long>(i) * NC;
+          else
+            for (int g = 0; g < G; ++g)
+              sum_lanes<V>(ax + g * L, xw.data() + (v0 + i) * GH + g * H + j0, bx.data() + g * H + j0, n);
+          if (Cell::kReadsH) load_lanes<V>(hl, hp + static_cast<long>(rows[i]) * H + j0, n);
           if constexpr (Cell::kResetBefore) {
-            Cell::template forward_rz<V>(ax, ah, hl, gl, ho);  // ho holds r*h here
+            Cell::template forward_rz<V>(axr, ahr, hl, gl, ho);  // ho holds r*h here
             store_lanes<V>(rh.data() + static_cast<long>(rows[i]) * H + j0, ho, n);
             for (int g = 0; g < 2; ++g)
               store_lanes<V>(gstep + static_cast<long>(rows[i]) * GH + g * H + j0, gl + g * L, n);
             if (train) store_lanes<V>(a.extra + row * H + j0, ho, n);
           } else {
             if (Cell::kCellState) load_lanes<V>(cl, cbuf.data() + static_cast<long>(rows[i]) * H + j0, n);
-            Cell::template forward<V>(ax, ah, hl, cl, gl, ho, co, ex);
+            Cell::template forward<V>(axr, ahr, hl, cl, gl, ho, co, ex);
             store_lanes<V>(hn + static_cast<long>(rows[i]) * H + j0, ho, n);
             store_lanes<V>(a.y + row * H + j0, ho, n);
             if (Cell::kCellState) store_lanes<V>(cbuf.data() + static_cast<long>(rows[i]) * H + j0, co, n);

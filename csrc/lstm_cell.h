@@ -11,6 +11,7 @@ struct LstmCell {
   static constexpr int kExtra = 2;
   static constexpr bool kCellState = true;
   static constexpr bool kResetBefore = false;
+  static constexpr bool kReadsH = false;  // the forward reads h_{t-1} only through its product
   static constexpr bool hidden_bias_apart(int) { return false; }
   enum Gate : int { kI = 0, kF = 1, kG = 2, kO = 3 };
 

@@ -12,6 +12,7 @@ struct RnnCell {
   static constexpr int kExtra = 0;         // [E][16] extra saved arrays
   static constexpr bool kCellState = false;
   static constexpr bool kResetBefore = false;
+  static constexpr bool kReadsH = false;  // the forward reads h_{t-1} only through its product
   static constexpr bool hidden_bias_apart(int) { return false; }
 
   // ax, ah: [G][16] input part (biases in) and recurrent part of the pre-activations.
