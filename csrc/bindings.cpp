@@ -77,6 +77,13 @@ void check_lengths(const std::string& op, const int64_t* len, py::ssize_t B, py:
            std::to_string(len[b]) + " at index " + std::to_string(b));
 }
 
+// Units per row of the saved extras: tile order pads H (kernels.h), but the reset-before GRU's
+// r*h feeds a product and keeps [T, B, H].
+template <CellKind kCell>
+py::ssize_t saved_extra_units(py::ssize_t H) {
+  return kCell == CellKind::kGruResetBefore ? H : fusedrnn::padded_units(H);
+}
+
 template <CellKind kCell, typename T>
 py::tuple layer_forward(const std::string& op, const py::array& x, const py::array& h0, const py::object& c0,
                         const py::array& w_ih, const py::array& w_hh, const py::array& b_ih,
@@ -117,9 +124,9 @@ py::tuple layer_forward(const std::string& op, const py::array& x, const py::arr
     c_n = c_arr;
   }
   if (train) {
-    gates = pooled<T>({Tn, B, static_cast<py::ssize_t>(G) * H});
+    gates = pooled<T>({Tn, B, static_cast<py::ssize_t>(G) * fusedrnn::padded_units(H)});
     hprev = pooled<T>({Tn, B, H});
-    extra = pooled<T>({Tn, B, static_cast<py::ssize_t>(E), H});
+    extra = pooled<T>({Tn, B, static_cast<py::ssize_t>(E), saved_extra_units<kCell>(H)});
     a.gates = out(gates);
     a.hprev = out(hprev);
     a.extra = out(extra);
@@ -153,9 +160,9 @@ py::tuple layer_backward(const std::string& op, const py::array& x, const py::ar
   a.lengths = checked<int64_t>(op, "lengths", lengths, {B});
   check_lengths(op, a.lengths, B, Tn);
   a.reverse = reverse;
-  a.gates = checked<T>(op, "gates", gates, {Tn, B, G * H});
+  a.gates = checked<T>(op, "gates", gates, {Tn, B, G * fusedrnn::padded_units(H)});
   a.hprev = checked<T>(op, "hprev", hprev, {Tn, B, H});
-  a.extra = checked<T>(op, "extra", extra, {Tn, B, E, H});
+  a.extra = checked<T>(op, "extra", extra, {Tn, B, E, saved_extra_units<kCell>(H)});
   a.dy = checked<T>(op, "dy", dy, {Tn, B, H});
   a.dh_n = checked<T>(op, "dh_n", dh_n, {B, H});
   if (kLstm) {
@@ -206,7 +213,8 @@ void def_cell(py::module_& m, const std::string& name, const std::string& suffix
       "x"_a, "h0"_a, "c0"_a, "w_ih"_a, "w_hh"_a, "b_ih"_a, "b_hh"_a, "lengths"_a, "reverse"_a, "train"_a,
       "threads"_a = 0,
       "One layer and direction forward -> (y [T,B,H], h_n [B,H], c_n [B,H] or None, "
-      "saved (gates [T,B,G*H], hprev [T,B,H], extra [T,B,E,H]) or None at inference).");
+      "saved (gates [T,B,G*Hp], hprev [T,B,H], extra [T,B,E,Hp]; gates and extra in the kernels' tile "
+      "order, Hp = H rounded up to 16) or None at inference).");
   m.def(
       bwd.c_str(),
       [bwd](const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::array& lengths,

@@ -16,6 +16,11 @@ inline int64_t checked_mul(int64_t a, int64_t b, const char* what) {
   return r;
 }
 
+// Hidden units per block of the kernels' tiles; saved arrays in tile order (kernels.h) pad H
+// to a multiple of it.
+constexpr int64_t kTileUnits = 16;
+inline int64_t padded_units(int64_t H) { return (H + kTileUnits - 1) / kTileUnits * kTileUnits; }
+
 struct LayerDims {
   int64_t T, B, I, H, G;
 
@@ -25,7 +30,7 @@ struct LayerDims {
     LayerDims d{T, B, I, H, G};
     const int64_t tb = checked_mul(T, B, "T*B");
     const int64_t gh = checked_mul(G, H, "G*H");
-    checked_mul(checked_mul(tb, gh, "T*B*G*H"), 8, "T*B*G*H bytes");
+    checked_mul(checked_mul(tb, checked_mul(G, padded_units(H), "G*H"), "T*B*G*H"), 8, "T*B*G*H bytes");
     checked_mul(checked_mul(tb, I, "T*B*I"), 8, "T*B*I bytes");
     checked_mul(checked_mul(gh, I > H ? I : H, "G*H*max(I,H)"), 8, "weight bytes");
     if (tb > INT_MAX || gh > INT_MAX || I > INT_MAX || H > INT_MAX)

@@ -21,6 +21,11 @@ inline int cell_extra(CellKind c) {
   return c == CellKind::kLstm ? 2 : (c == CellKind::kGru || c == CellKind::kGruResetBefore) ? 1 : 0;
 }
 
+// Tile order, for the saved arrays that only the cells read: [T][Hp/16][B][W][16] with
+// Hp = padded_units(H) and W arrays of 16 lanes per row (W = G for gates, E for extras).
+// A unit block's rows follow one another in the cells' lane layout, so the forward's cell
+// writes them and the backward's reads them in place, one run of memory per block and step.
+
 template <typename T>
 struct ForwardArgs {
   LayerDims d;
@@ -36,9 +41,11 @@ struct ForwardArgs {
   T* y;              // [T, B, H] out
   T* h_n;            // [B, H] out
   T* c_n;            // [B, H] out, LSTM only
-  T* gates;          // training: [T, B, G*H] gate activations; null at inference
-  T* hprev;          // training: [T, B, H] state each step read
-  T* extra;          // training: [T, B, E, H] cell extras (LSTM c, tanh c'; GRU W_hn h + b_hn or r*h)
+  // Training only (null at inference). gates and extra are in tile order (below).
+  T* gates;          // gate activations, T*B*G*Hp
+  T* hprev;          // [T, B, H] state each step read
+  T* extra;          // cell extras (LSTM c, tanh c'; GRU W_hn h + b_hn), T*B*E*Hp; reset-before
+                     // GRU: r*h, [T, B, H] (it feeds a product)
   int threads;
 };
 

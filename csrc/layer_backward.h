@@ -98,7 +98,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
     std::vector<int> rows(B);
     std::vector<const T*> arows(B);
     std::vector<T> acc(static_cast<size_t>(B) * L);
-    alignas(32) T gl[G * L], hl[L], exl[E > 0 ? E * L : 1], dh[L], dc[L], dgxl[G * L], dghl[G * L], dhd[L];
+    alignas(32) T hl[L], dh[L], dc[L], dgxl[G * L], dghl[G * L], dhd[L];
 
     for (int s = 0; s < Tn; ++s) {
       const int t = a.reverse ? s : Tn - 1 - s;  // the forward's visiting order, reversed
@@ -112,26 +112,28 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
         for (int i = 0; i < nact; ++i) {
           const int b = rows[i];
           const long row = tb0 + b, vrow = v0 + i;
+          // The saved gates and extras, read in place (tile order); the rest is [T, B, ..] rows.
+          const T* grow = a.gates + tile_offset(t, ub, b, nub, B, G);
+          const T* erow = Cell::kResetBefore || E == 0 ? nullptr : a.extra + tile_offset(t, ub, b, nub, B, E);
           if (i + kAhead < nact) {
-            const long ahead = tb0 + rows[i + kAhead];
+            const int ahead = rows[i + kAhead];
             for (int g = 0; g < G; ++g) {
-              prefetch_lanes(a.gates + ahead * GH + g * H + j0);
+              prefetch_lanes(a.gates + tile_offset(t, ub, ahead, nub, B, G) + g * L);
               prefetch_lanes(dgx.data() + (vrow + kAhead) * GH + g * H + j0, true);
             }
-            for (int e = 0; e < E; ++e) prefetch_lanes(a.extra + (ahead * E + e) * H + j0);
-            prefetch_lanes(a.hprev + ahead * H + j0);
-            prefetch_lanes(a.dy + ahead * H + j0);
+            if (erow != nullptr)
+              for (int e = 0; e < E; ++e) prefetch_lanes(a.extra + tile_offset(t, ub, ahead, nub, B, E) + e * L);
+            if (Cell::kReadsH) prefetch_lanes(a.hprev + (tb0 + ahead) * H + j0);
+            prefetch_lanes(a.dy + (tb0 + ahead) * H + j0);
           }
-          for (int g = 0; g < G; ++g) load_lanes<V>(gl + g * L, a.gates + row * GH + g * H + j0, n);
-          load_lanes<V>(hl, a.hprev + row * H + j0, n);
-          for (int e = 0; e < E; ++e) load_lanes<V>(exl + e * L, a.extra + (row * E + e) * H + j0, n);
+          if (Cell::kReadsH) load_lanes<V>(hl, a.hprev + row * H + j0, n);
           sum_lanes<V>(dh, D + static_cast<long>(b) * H + j0, a.dy + row * H + j0, n);
           if constexpr (Cell::kResetBefore) {
-            Cell::template backward_nz<V>(gl, hl, dh, a.clip_gate, dgxl, dhd);
+            Cell::template backward_nz<V>(grow, hl, dh, a.clip_gate, dgxl, dhd);
             for (int g = 1; g < 3; ++g) store_lanes<V>(dgx.data() + vrow * GH + g * H + j0, dgxl + g * L, n);
           } else {
             if (Cell::kCellState) load_lanes<V>(dc, C + static_cast<long>(b) * H + j0, n);
-            Cell::template backward<V>(gl, hl, exl, dh, dc, a.clip_gate, dgxl, dghl, dhd);
+            Cell::template backward<V>(grow, hl, erow, dh, dc, a.clip_gate, dgxl, dghl, dhd);
             if (Cell::kCellState) store_lanes<V>(C + static_cast<long>(b) * H + j0, dc, n);
             for (int g = 0; g < G; ++g) {
               store_lanes<V>(dgx.data() + vrow * GH + g * H + j0, dgxl + g * L, n);
@@ -159,10 +161,10 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
           for (int i = 0; i < nact; ++i) {
             const int b = rows[i];
             const long row = tb0 + b, vrow = v0 + i;
-            load_lanes<V>(gl, a.gates + row * GH + j0, n);  // r
+            const T* grow = a.gates + tile_offset(t, ub, b, nub, B, G);  // r
             load_lanes<V>(hl, a.hprev + row * H + j0, n);
             load_lanes<V>(dhd, D + static_cast<long>(b) * H + j0, n);
-            Cell::template backward_r<V>(gl, hl, acc.data() + static_cast<long>(i) * L, a.clip_gate, dgxl, dhd);
+            Cell::template backward_r<V>(grow, hl, acc.data() + static_cast<long>(i) * L, a.clip_gate, dgxl, dhd);
             store_lanes<V>(dgx.data() + vrow * GH + j0, dgxl, n);
             store_lanes<V>(D + static_cast<long>(b) * H + j0, dhd, n);
             for (int g = 0; g < G; ++g) {

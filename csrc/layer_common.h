@@ -79,6 +79,14 @@ inline void prefetch_lanes(const T* p, bool write = false) {
   }
 }
 
+static_assert(kBlock == kTileUnits, "tile order (kernels.h) and the tiles share their unit blocks");
+
+// Offset of step t, unit block ub, batch row b in a saved array in tile order with `width`
+// lane arrays per row (kernels.h).
+inline long tile_offset(long t, int ub, long b, int nub, long B, int width) {
+  return ((t * nub + ub) * B + b) * width * kBlock;
+}
+
 // Rows b with t < lengths[b] (the others are frozen at step t), ascending.
 inline int active_rows(const int64_t* lengths, int B, int t, int* rows) {
   int n = 0;

@@ -73,7 +73,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   const T* packed = pw.data;
   const T* packed_x = pwx.data;
   PoolBuffer<T> hbuf(2 * BH), cbuf(Cell::kCellState ? BH : 0), rh(Cell::kResetBefore ? BH : 0);
-  PoolBuffer<T> step_gates(Cell::kResetBefore && !train ? B * GH : 0);
+  PoolBuffer<T> step_gates(Cell::kResetBefore && !train ? static_cast<size_t>(nub) * B * NC : 0);
   const int threads = loop_threads(a.threads, B, G, H, fused_x ? H + I : H);
   std::copy(a.h0, a.h0 + BH, hbuf.data());
   if (Cell::kCellState) std::copy(a.c0, a.c0 + BH, cbuf.data());
@@ -97,14 +97,15 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
     std::vector<int> rows(B);
     std::vector<const T*> arows(B), xrows(fused_x ? B : 0);
     std::vector<T> acc(static_cast<size_t>(B) * NC), accx(fused_x ? static_cast<size_t>(B) * NC : 0);
-    alignas(32) T ax[NC], ah[NC], hl[L], cl[L], gl[NC], ho[L], co[L], ex[E > 0 ? E * L : 1];
+    alignas(32) T ax[NC], hl[L], cl[L], gl[NC], ho[L], co[L], ex[E > 0 ? E * L : 1];
 
     for (int s = 0; s < Tn; ++s) {
       const int t = a.reverse ? Tn - 1 - s : s;
       const T* hp = hbuf.data() + (s & 1) * BH;
       T* hn = hbuf.data() + ((s + 1) & 1) * BH;
       const long tb0 = static_cast<long>(t) * B, v0 = vp.off[t];
-      T* gstep = train ? a.gates + tb0 * GH : step_gates.data();
+      // This step's gates in tile order: the tape's, or (reset-before GRU inferring) scratch.
+      T* gstep = train ? a.gates + tile_offset(t, 0, 0, nub, B, G) : step_gates.data();
       const int nact = active_rows(a.lengths, B, t, rows.data());
       for (int i = 0; i < nact; ++i) arows[i] = hp + static_cast<long>(rows[i]) * H;
       if (fused_x)
@@ -143,22 +144,19 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
             for (int g = 0; g < G; ++g)
               sum_lanes<V>(ax + g * L, xw.data() + (v0 + i) * GH + g * H + j0, bx.data() + g * H + j0, n);
           if (Cell::kReadsH) load_lanes<V>(hl, hp + static_cast<long>(rows[i]) * H + j0, n);
+          // The cell writes the saved gates and extras in place (tile order, all 16 lanes).
+          T* grow = train || Cell::kResetBefore ? gstep + (static_cast<long>(ub) * B + rows[i]) * NC : gl;
           if constexpr (Cell::kResetBefore) {
-            Cell::template forward_rz<V>(axr, ahr, hl, gl, ho);  // ho holds r*h here
+            Cell::template forward_rz<V>(axr, ahr, hl, grow, ho);  // ho holds r*h here
             store_lanes<V>(rh.data() + static_cast<long>(rows[i]) * H + j0, ho, n);
-            for (int g = 0; g < 2; ++g)
-              store_lanes<V>(gstep + static_cast<long>(rows[i]) * GH + g * H + j0, gl + g * L, n);
             if (train) store_lanes<V>(a.extra + row * H + j0, ho, n);
           } else {
             if (Cell::kCellState) load_lanes<V>(cl, cbuf.data() + static_cast<long>(rows[i]) * H + j0, n);
-            Cell::template forward<V>(axr, ahr, hl, cl, gl, ho, co, ex);
+            T* erow = train && E > 0 ? a.extra + tile_offset(t, ub, rows[i], nub, B, E) : ex;
+            Cell::template forward<V>(axr, ahr, hl, cl, grow, ho, co, erow);
             store_lanes<V>(hn + static_cast<long>(rows[i]) * H + j0, ho, n);
             store_lanes<V>(a.y + row * H + j0, ho, n);
             if (Cell::kCellState) store_lanes<V>(cbuf.data() + static_cast<long>(rows[i]) * H + j0, co, n);
-            if (train) {
-              for (int g = 0; g < G; ++g) store_lanes<V>(a.gates + row * GH + g * H + j0, gl + g * L, n);
-              for (int e = 0; e < E; ++e) store_lanes<V>(a.extra + (row * E + e) * H + j0, ex + e * L, n);
-            }
           }
         }
       });
@@ -171,13 +169,10 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
           tile_rows<V>(arows.data(), nact, H, panel + 2 * L, NC, L, acc.data(), NC);
           for (int i = 0; i < nact; ++i) {
             const long row = tb0 + rows[i];
-            T* grow = gstep + static_cast<long>(rows[i]) * GH;
+            T* grow = gstep + (static_cast<long>(ub) * B + rows[i]) * NC;  // z in, n out
             sum_lanes<V>(ax + 2 * L, xw.data() + (v0 + i) * GH + 2 * H + j0, bx.data() + 2 * H + j0, n);
-            load_lanes<V>(ah, acc.data() + static_cast<long>(i) * NC, n);
-            load_lanes<V>(gl + L, grow + H + j0, n);  // z
             load_lanes<V>(hl, hp + static_cast<long>(rows[i]) * H + j0, n);
-            Cell::template forward_n<V>(ax, ah, hl, gl, ho);
-            store_lanes<V>(grow + 2 * H + j0, gl + 2 * L, n);
+            Cell::template forward_n<V>(ax, acc.data() + static_cast<long>(i) * NC, hl, grow, ho);
             store_lanes<V>(hn + static_cast<long>(rows[i]) * H + j0, ho, n);
             store_lanes<V>(a.y + row * H + j0, ho, n);
           }

@@ -165,7 +165,9 @@ def test_backward_binding_checks():
                   gates=gates, hprev=hprev, extra=extra, dy=np.zeros_like(y), dh_n=h_n, dc_n=c_n,
                   clip_gate=0.0, clip_value=0.0, bias=True)
     _core.lstm_backward_f32(**common)
-    with pytest.raises(ValueError, match=r"\[lstm_backward_f32\] extra: expected shape \(3, 2, 2, 5\)"):
+    # The saved gates and extras are in the kernels' tile order: H = 5 padded to 16 units.
+    assert gates.shape == (3, 2, 4 * 16) and extra.shape == (3, 2, 2, 16) and hprev.shape == (3, 2, 5)
+    with pytest.raises(ValueError, match=r"\[lstm_backward_f32\] extra: expected shape \(3, 2, 2, 16\)"):
         _core.lstm_backward_f32(**{**common, "extra": extra[:, :, :1].copy()})
     with pytest.raises(ValueError, match=r"dy: expected shape \(3, 2, 5\)"):
         _core.lstm_backward_f32(**{**common, "dy": np.zeros((3, 2, 4), np.float32)})
@@ -173,7 +175,7 @@ def test_backward_binding_checks():
         _core.lstm_backward_f32(**{**common, "clip_gate": -1.0})
     with pytest.raises(ValueError, match=r"\[gru_backward_f32\] dc_n: expected None"):
         _core.gru_backward_f32(**{**common, "w_ih": np.zeros((15, 4), np.float32), "w_hh": np.zeros((15, 5), np.float32),
-                                  "gates": np.zeros((3, 2, 15), np.float32), "extra": np.zeros((3, 2, 1, 5), np.float32)})
+                                  "gates": np.zeros((3, 2, 48), np.float32), "extra": np.zeros((3, 2, 1, 16), np.float32)})
 
 
 def test_thread_setting_and_info():

@@ -3,7 +3,9 @@
 Per cell in (rnn_tanh, rnn_relu, lstm, gru, gru_reset_before) and dtype suffix (f32, f64):
   <cell>_forward_<dt>(x [T,B,I], h0 [B,H], c0 [B,H] | None, w_ih [G*H,I], w_hh [G*H,H],
                       b_ih [G*H], b_hh [G*H], lengths [B] int64, reverse, train, threads=0)
-      -> (y [T,B,H], h_n [B,H], c_n [B,H] | None, (gates [T,B,G*H], hprev [T,B,H], extra [T,B,E,H]) | None)
+      -> (y [T,B,H], h_n [B,H], c_n [B,H] | None, (gates [T,B,G*Hp], hprev [T,B,H], extra [T,B,E,Hp]) | None)
+     (gates and extra in the kernels' tile order, Hp = H rounded up to 16; the reset-before GRU's extra
+     is [T,B,1,H]: csrc/kernels.h)
   <cell>_backward_<dt>(x, w_ih, w_hh, lengths, reverse, gates, hprev, extra, dy [T,B,H], dh_n [B,H],
                        dc_n [B,H] | None, clip_gate, clip_value, bias, threads=0)
       -> (dx, dh0, dc0 | None, dw_ih, dw_hh, db_ih, db_hh, sqnorm)
