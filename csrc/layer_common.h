@@ -16,14 +16,14 @@ void pack_forward_panel(const T* w, int G, int H, int K, int ub, T* panel) {
             j0 + u < H ? w[(static_cast<long>(g) * H + j0 + u) * K + k] : T(0);
 }
 
-// Backward panel of unit block ub: [G*H][16] = columns ub*16.. of w_hh (zero past H),
-// for dh_prev = dG · W_hh.
+// Backward panel of column block cb of w [G*H][K] (w_hh: K = H, w_ih: K = I): [G*H][16] =
+// columns cb*16.. (zero past K), for dh_prev = dG · W_hh and dx = dG · W_ih.
 template <typename T>
-void pack_backward_panel(const T* w_hh, int G, int H, int ub, T* panel) {
-  const int j0 = ub * kBlock;
+void pack_backward_panel(const T* w, int G, int H, int K, int cb, T* panel) {
+  const int c0 = cb * kBlock;
   const long GH = static_cast<long>(G) * H;
   for (long n = 0; n < GH; ++n)
-    for (int u = 0; u < kBlock; ++u) panel[n * kBlock + u] = j0 + u < H ? w_hh[n * H + j0 + u] : T(0);
+    for (int u = 0; u < kBlock; ++u) panel[n * kBlock + u] = c0 + u < K ? w[n * K + c0 + u] : T(0);
 }
 
 // Moving a block between rows and lane arrays. A full block moves as whole vectors of V, the
@@ -158,12 +158,15 @@ struct PackedW {
 
 enum class Panels : int { kForward, kBackward };
 
-// w: [G*H][K]; forward panels (pack_forward_panel) or backward ones (pack_backward_panel, K = H).
+// w: [G*H][K]; forward panels (pack_forward_panel: one per unit block, [K][G*16]) or backward
+// ones (pack_backward_panel: one per 16 of the K columns, [G*H][16]).
 template <typename T>
 PackedW<T> get_packed(const T* w, int G, int H, int K, Panels panels) {
-  const int nub = (H + kBlock - 1) / kBlock;
+  const bool fwd = panels == Panels::kForward;
+  const long panel_count = ((fwd ? H : K) + kBlock - 1) / kBlock;
+  const long panel_elems = (fwd ? static_cast<long>(K) : static_cast<long>(H)) * G * kBlock;
   const size_t bytes = static_cast<size_t>(G) * H * K * sizeof(T);
-  const size_t packed_bytes = static_cast<size_t>(nub) * K * G * kBlock * sizeof(T);
+  const size_t packed_bytes = static_cast<size_t>(panel_count * panel_elems) * sizeof(T);
   const PackedLayout layout{static_cast<int>(panels), static_cast<int>(sizeof(T)), G, H, K};
   PackedW<T> p{};
   p.hit = find_packed(w, bytes, layout);

@@ -109,6 +109,36 @@ def test_bitwise_identical_across_thread_counts(rng, cell_name, dtype, simd):
         _core.set_load_adaptive(True)
 
 
+@pytest.mark.parametrize("simd", ["auto", "scalar"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cell_name", CELL_NAMES)
+def test_tiled_input_gradient(rng, cell_name, dtype, simd):
+    """G*H >= 1024: dx runs on the tiles, not BLAS (csrc/layer_backward.h tiled_input_gradient).
+    I = 19 leaves a partial column block; 66 rows make several row chunks; lengths have zeros."""
+    cell = cells.CELLS[cell_name]
+    H = -(-1024 // cell.gates) + 1  # 257, 342 or 1025: partial unit blocks too
+    ref, cpp = get("numpy"), get("cpp")
+    before = cpp_backend.get_num_threads()
+    _core.set_simd_path(simd)
+    _core.set_load_adaptive(False)
+    try:
+        problem = make_problem(rng, cell, 6, 11, 19, H, dtype)
+        for reverse in (False, True):
+            expected = run(ref, cell, problem, reverse, clip_gate=0.05)
+            results = []
+            for n in (1, 2, 3):
+                cpp_backend.set_num_threads(n)
+                results.append(run(cpp, cell, problem, reverse, clip_gate=0.05))
+            for name in expected:
+                assert_close(f"{cell_name} H={H} reverse={reverse} {name}", results[0][name], expected[name], dtype)
+            _same_bits(results[0], results[1], f"{cell_name} H={H} 1 vs 2")
+            _same_bits(results[0], results[2], f"{cell_name} H={H} 1 vs 3")
+    finally:
+        cpp_backend.set_num_threads(before)
+        _core.set_simd_path("auto")
+        _core.set_load_adaptive(True)
+
+
 def test_concurrent_calls_from_python_threads(rng):
     cell = cells.CELLS["lstm"]
     cpp = get("cpp")
