@@ -1,0 +1,151 @@
+"""Two builds of the C++ core timed against each other, call for call, on one layer.
+
+    python bench/ab_builds.py A.so B.so --cell lstm --shape 50,32,256,256 --what bwd --threads 2 --rounds 21
+
+A.so and B.so are builds of fusedrnn._core (e.g. build/dev/_core*.so before and after a change). Each
+runs in its own worker process: one process cannot hold two builds, the second one loaded runs the
+first one's code (measured: identical results from builds that round differently). Rounds alternate
+A, B and B, A; each times `--calls` calls per build and keeps the fastest. The result is the median
+over rounds of time(A) / time(B) (above 1: B is faster), so the machine's drift stays out of it, and a
+checksum of each build's first output (equal when both compute the same bits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import importlib.machinery
+import importlib.util
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3, "gru_reset_before": 3}
+WHAT = ("inf", "fwd", "bwd")  # inference forward, training forward, backward
+
+
+def load_core(path: str):
+    """The _core extension in the file `path`, with the OpenBLAS it links loaded first."""
+    import scipy_openblas32
+
+    ctypes.CDLL(os.path.join(scipy_openblas32.get_lib_dir(), "libscipy_openblas.so"), mode=ctypes.RTLD_GLOBAL)
+    loader = importlib.machinery.ExtensionFileLoader("_core", path)
+    spec = importlib.util.spec_from_file_location("_core", path, loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def layer_call(core, cell: str, shape: tuple[int, int, int, int], what: str, threads: int):
+    """A no-argument function making one call of `what`, on fixed random data."""
+    T, B, I, H = shape
+    G = GATES[cell]
+    rng = np.random.default_rng(0)
+    f = np.float32
+    lstm = cell == "lstm"
+    x = rng.standard_normal((T, B, I)).astype(f)
+    h0 = np.zeros((B, H), f)
+    c0 = np.zeros((B, H), f) if lstm else None
+    w_ih = (rng.standard_normal((G * H, I)) * 0.05).astype(f)
+    w_hh = (rng.standard_normal((G * H, H)) * 0.05).astype(f)
+    b_ih = (rng.standard_normal(G * H) * 0.1).astype(f)
+    b_hh = (rng.standard_normal(G * H) * 0.1).astype(f)
+    lengths = np.full(B, T, np.int64)
+    dy = rng.standard_normal((T, B, H)).astype(f)
+    forward = getattr(core, f"{cell}_forward_f32")
+    if what != "bwd":
+        return lambda: forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, False, what == "fwd", threads)
+    saved = forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, False, True, threads)[3]
+    backward = getattr(core, f"{cell}_backward_f32")
+    return lambda: backward(x, w_ih, w_hh, lengths, False, *saved, dy, h0, c0, 0.0, 0.0, True, threads)
+
+
+def worker(args: argparse.Namespace) -> None:
+    """Serves one build: prints a checksum, then for each line `n` on stdin the fastest of n calls."""
+    core = load_core(args.builds[0])
+    call = layer_call(core, args.cell, args.shape, args.what, args.threads)
+    print(repr(float(np.sum(np.asarray(call()[0], np.float64)))), flush=True)
+    for line in sys.stdin:
+        times = []
+        for _ in range(int(line)):
+            start = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - start)
+        print(min(times), flush=True)
+
+
+def compare(args: argparse.Namespace) -> dict:
+    """Times the two builds in alternation; the figures as a dict."""
+    tmp = tempfile.mkdtemp(prefix="ab_builds_")
+    procs = {}
+    try:
+        for tag, path in zip("AB", args.builds):
+            copy = os.path.join(tmp, tag, os.path.basename(path))  # two files, whatever the names given
+            os.makedirs(os.path.dirname(copy))
+            shutil.copy(path, copy)
+            cmd = [sys.executable, __file__, "--worker", copy, "--cell", args.cell, "--what", args.what,
+                   "--threads", str(args.threads), "--shape", ",".join(map(str, args.shape))]
+            procs[tag] = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        checksum = {tag: float(p.stdout.readline()) for tag, p in procs.items()}
+        times = {"A": [], "B": []}
+        for r in range(args.rounds):
+            for tag in ("AB" if r % 2 == 0 else "BA"):
+                procs[tag].stdin.write(f"{args.calls}\n")
+                procs[tag].stdin.flush()
+                times[tag].append(float(procs[tag].stdout.readline()))
+    finally:
+        for p in procs.values():
+            p.stdin.close()
+            p.wait()
+            p.stdout.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    ratios = [a / b for a, b in zip(times["A"], times["B"])]
+    return {"median_ms": {t: statistics.median(v) * 1e3 for t, v in times.items()},
+            "ratio": statistics.median(ratios), "checksum": checksum}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("builds", nargs="*", help="A.so B.so")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--cell", choices=sorted(GATES), default="lstm")
+    parser.add_argument("--shape", default="50,32,256,256", help="T,B,I,H (default: W3's)")
+    parser.add_argument("--what", choices=WHAT, default="bwd")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--calls", type=int, default=7, help="calls per build and round; the fastest counts")
+    args = parser.parse_args(argv)
+    try:
+        args.shape = tuple(int(v) for v in args.shape.split(","))
+        assert len(args.shape) == 4 and min(args.shape) >= 1
+    except (ValueError, AssertionError):
+        parser.error(f"--shape: expected four positive integers T,B,I,H, got {args.shape!r}")
+    if args.worker:
+        args.builds = [args.worker]
+    elif len(args.builds) != 2:
+        parser.error(f"expected two builds A.so B.so, got {len(args.builds)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.worker:
+        worker(args)
+        return 0
+    result = compare(args)
+    T, B, I, H = args.shape
+    ms = result["median_ms"]
+    print(f"{args.cell} {args.what} T={T} B={B} I={I} H={H}, {args.threads} threads, {args.rounds} rounds: "
+          f"A {ms['A']:.2f} ms, B {ms['B']:.2f} ms, A/B {result['ratio']:.3f} (median of rounds); "
+          f"checksums {result['checksum']['A']!r} {result['checksum']['B']!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
