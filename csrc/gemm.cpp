@@ -60,7 +60,11 @@ void blas_call(bool ta, bool tb, int M, int N, int K, double alpha, const double
 
 // Blocks along the larger of M and N: a fixed function of the shape (never of the thread
 // count), so every block, hence C, has the same bits whichever thread computes it.
-constexpr int64_t kMaxBlocks = 8;       // enough for a thread to take over a descheduled peer's share
+// Enough for a thread to take over part of a descheduled peer's share, and few: each block is a
+// BLAS call that packs the whole other operand again. Backward at 2 threads, 4 blocks against 8
+// (bench/ab_builds.py, median of per-round ratios): LSTM T=50 B=32 H=256 1.05-1.06x; GRU 1.05x;
+// LSTM T=1000 B=16 H=128 0.93x, 1.03x, 1.08x; LSTM T=100 B=64 H=512 0.97x, 1.03x; RNN 1.00x.
+constexpr int64_t kMaxBlocks = 4;
 constexpr int64_t kMinBlock = 64;       // rows or columns per block, at least
 constexpr int64_t kSerialMacs = 1 << 21;  // below this, one call on one thread
 
