@@ -41,7 +41,7 @@ struct ForwardArgs {
   T* y;              // [T, B, H] out
   T* h_n;            // [B, H] out
   T* c_n;            // [B, H] out, LSTM only
-  // Training only (null at inference). gates and extra are in tile order (below).
+  // Training only (null at inference). gates and extra are in tile order (above).
   T* gates;          // gate activations, T*B*G*Hp
   T* hprev;          // [T, B, H] state each step read
   T* extra;          // cell extras (LSTM c, tanh c'; GRU W_hn h + b_hn), T*B*E*Hp; reset-before

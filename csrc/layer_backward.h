@@ -46,9 +46,10 @@ double clamp_sqnorm(T* p, long n, T clip, int threads) {
 }
 
 // Whether dx = dG · W_ih runs on the tiles (input_gradient) rather than BLAS: a function of the
-// shape only. Backward at 2 threads, tiles against BLAS (median of per-round ratios, two-process
-// alternation): LSTM T=50 B=32 H=256 (G*H = 1024) 1.07x; H=512 (2048) 1.01x; GRU H=256 (768)
-// 0.99x; LSTM H=128 (512, T=1000 B=16) 0.97-0.99x; RNN H=256 (256) 0.97x.
+// shape only. Backward at 2 threads, tiles against BLAS (bench/ab_builds.py, median of per-round
+// ratios): LSTM T=50 B=32 H=256 (G*H = 1024) 1.07-1.08x, with I=512 1.19x; LSTM T=100 B=64
+// I=H=512 (2048) 0.98-1.01x; GRU H=256 (768) 0.98-1.00x; LSTM T=1000 B=16 H=128 (512)
+// 0.97-0.99x; RNN H=256 (256) 0.97-0.98x.
 inline bool tiled_input_gradient(int G, int H) { return static_cast<long>(G) * H >= 1024; }
 
 // dx = dG · W_ih: rows [NV][G*H] of the gate gradients against W_ih's backward panels (packed
