@@ -20,12 +20,14 @@
 // Measured, LSTM T=100 forward at 2 threads (ms, GEMM -> per step):
 // - I=H=256: B=32 30.4 -> 25.9, B=64 53.7 -> 48.8, B=16 about even, B<=8 slower (B=1 1.95 -> 2.71);
 // - I=H=512, B=64: 201-228 -> 303-307, slower. A block's two panels, 256 KB there, are
-//   streamed once per tile of rows: above 128 KB (I=384, H=512: 224 KB) it was slower, at
-//   128 KB or less faster or even.
+//   streamed once per tile of rows: at 224 KB (I=384, H=512) it was slower too.
+// - Once the tiles started from the biases (no staging copies), training forward T=50, tiles
+//   against GEMM (bench/ab_builds.py): I=512 H=256 (192 KB) LSTM B=32 1.03x and 1.04x, GRU
+//   1.045x, LSTM B=16 1.00x; I=H=512 (256 KB) still slower, 0.95x at B=32 and 0.96x at B=64.
 // At least 4 unit blocks, so that the work still spreads over the threads.
 template <class Cell, typename T>
 bool fused_input(int64_t B, int64_t I, int64_t H) {
-  constexpr int64_t kMaxPanelBytes = 128 * 1024;
+  constexpr int64_t kMaxPanelBytes = 192 * 1024;
   const int64_t panel_bytes = (I + H) * Cell::kGates * kBlock * static_cast<int64_t>(sizeof(T));
   return !Cell::kResetBefore && B >= 16 && H >= 4 * kBlock && panel_bytes <= kMaxPanelBytes;
 }
