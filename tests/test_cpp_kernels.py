@@ -5,6 +5,7 @@ and the extension's bounds checks raise ValueError naming the argument."""
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -83,30 +84,44 @@ def _same_bits(a, b, label):
         )
 
 
+@contextmanager
+def exact_threads(simd):
+    """The SIMD path `simd`, and exactly the threads asked for however busy the machine is; restored after."""
+    before = cpp_backend.get_num_threads()
+    _core.set_simd_path(simd)
+    _core.set_load_adaptive(False)
+    try:
+        yield
+    finally:
+        cpp_backend.set_num_threads(before)
+        _core.set_simd_path("auto")
+        _core.set_load_adaptive(True)
+
+
+def run_on_1_2_3_threads(cpp, cell, problem, label, **options):
+    """The results on 1 thread, once 2 and 3 threads have given the same bits."""
+    results = []
+    for n in (1, 2, 3):
+        cpp_backend.set_num_threads(n)
+        results.append(run(cpp, cell, problem, **options))
+    _same_bits(results[0], results[1], f"{label} 1 vs 2")
+    _same_bits(results[0], results[2], f"{label} 1 vs 3")
+    return results[0]
+
+
 @pytest.mark.parametrize("simd", ["auto", "scalar"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell_name", CELL_NAMES)
 def test_bitwise_identical_across_thread_counts(rng, cell_name, dtype, simd):
     cell = cells.CELLS[cell_name]
     cpp = get("cpp")
-    before = cpp_backend.get_num_threads()
-    _core.set_simd_path(simd)
-    _core.set_load_adaptive(False)  # exactly the threads asked for, however busy the machine is
-    try:
+    with exact_threads(simd):
         # The last two are big enough for a multi-thread time loop and blocked BLAS products,
         # the last also for per-step input tiles (B >= 16, H >= 64).
         for shape in [(6, 5, 33, 47), (9, 1, 16, 64), (3, 3, 2, 17), (40, 12, 96, 80), (8, 32, 96, 80)]:
             problem = make_problem(rng, cell, *shape, dtype)
-            results = []
-            for n in (1, 2, 3):
-                cpp_backend.set_num_threads(n)
-                results.append(run(cpp, cell, problem, reverse=shape[1] == 1, clip_gate=0.1, clip_value=0.05))
-            _same_bits(results[0], results[1], f"{cell_name} {shape} 1 vs 2")
-            _same_bits(results[0], results[2], f"{cell_name} {shape} 1 vs 3")
-    finally:
-        cpp_backend.set_num_threads(before)
-        _core.set_simd_path("auto")
-        _core.set_load_adaptive(True)
+            run_on_1_2_3_threads(cpp, cell, problem, f"{cell_name} {shape}", reverse=shape[1] == 1, clip_gate=0.1,
+                                 clip_value=0.05)
 
 
 @pytest.mark.parametrize("simd", ["auto", "scalar"])
@@ -118,25 +133,13 @@ def test_tiled_input_gradient(rng, cell_name, dtype, simd):
     cell = cells.CELLS[cell_name]
     H = -(-1024 // cell.gates) + 1  # 257, 342 or 1025: partial unit blocks too
     ref, cpp = get("numpy"), get("cpp")
-    before = cpp_backend.get_num_threads()
-    _core.set_simd_path(simd)
-    _core.set_load_adaptive(False)
-    try:
+    with exact_threads(simd):
         problem = make_problem(rng, cell, 6, 11, 19, H, dtype)
         for reverse in (False, True):
             expected = run(ref, cell, problem, reverse, clip_gate=0.05)
-            results = []
-            for n in (1, 2, 3):
-                cpp_backend.set_num_threads(n)
-                results.append(run(cpp, cell, problem, reverse, clip_gate=0.05))
+            actual = run_on_1_2_3_threads(cpp, cell, problem, f"{cell_name} H={H}", reverse=reverse, clip_gate=0.05)
             for name in expected:
-                assert_close(f"{cell_name} H={H} reverse={reverse} {name}", results[0][name], expected[name], dtype)
-            _same_bits(results[0], results[1], f"{cell_name} H={H} 1 vs 2")
-            _same_bits(results[0], results[2], f"{cell_name} H={H} 1 vs 3")
-    finally:
-        cpp_backend.set_num_threads(before)
-        _core.set_simd_path("auto")
-        _core.set_load_adaptive(True)
+                assert_close(f"{cell_name} H={H} reverse={reverse} {name}", actual[name], expected[name], dtype)
 
 
 def test_concurrent_calls_from_python_threads(rng):
