@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fusedrnn.threads import default_num_threads
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # runners, workloads: bench/'s own modules
 
 from runners import import_torch_first, make_runner  # noqa: E402
@@ -32,24 +34,21 @@ PRODUCT_SIZE = 400  # a @ a with a [400, 400]: about 1-2 ms, multithreaded by th
 PAUSE_S = 0.3  # longer than OpenBLAS's default spin before its threads sleep
 
 
-def usable_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def product_operand(product: str):
     """The square operand of the product, with its library at its default thread count.
 
-    make_runner limits every thread pool to --threads; this puts NumPy's BLAS (or torch) back.
+    make_runner limits every thread pool to --threads; this puts NumPy's BLAS (or torch) back to
+    OMP_NUM_THREADS, else the usable cores, as they pick by default.
     """
     if product == "torch":
         import torch
 
-        torch.set_num_threads(usable_cpus())
+        torch.set_num_threads(default_num_threads())
         return torch.rand(PRODUCT_SIZE, PRODUCT_SIZE)
     try:
         from threadpoolctl import threadpool_limits
 
-        threadpool_limits(limits=usable_cpus(), user_api="blas")
+        threadpool_limits(limits=default_num_threads(), user_api="blas")
     except ImportError:  # without threadpoolctl nothing changed NumPy's BLAS
         pass
     return np.random.default_rng(0).random((PRODUCT_SIZE, PRODUCT_SIZE))
