@@ -80,8 +80,6 @@ inline void prefetch_lanes(const T* p, bool write = false) {
   }
 }
 
-static_assert(kBlock == kTileUnits, "tile order (kernels.h) and the tiles share their unit blocks");
-
 // Offset of step t, unit block ub, batch row b in a saved array in tile order with `width`
 // lane arrays per row (kernels.h).
 inline long tile_offset(long t, int ub, long b, int nub, long B, int width) {

@@ -9,7 +9,8 @@
 // so the tile's result needs no second pass to add it.
 #pragma once
 
-constexpr int kBlock = 16;  // hidden units per block: threads own whole blocks
+// Hidden units per block (threads own whole blocks): the unit blocks of the saved arrays' tile order.
+constexpr int kBlock = static_cast<int>(kTileUnits);
 
 template <class V, int MR, int NV, bool kInit>
 inline void micro_tile(const typename V::Elem* const* A, int K, const typename V::Elem* P, int ldp,
