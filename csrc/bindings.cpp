@@ -3,6 +3,7 @@
 // ValueError "[op] arg: expected ..., got ..." on misuse.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <sstream>
 #include <string>
@@ -253,7 +254,7 @@ PYBIND11_MODULE(_core, m) {
         d["openmp"] = info.openmp_version;
         d["simd"] = info.simd;
         d["max_threads"] = info.max_threads;
-        d["cpu_simd"] = fusedrnn::cpu_has_avx2_fma() ? "avx2+fma" : "scalar";
+        d["cpu_simd"] = fusedrnn::simd_paths().front();
         d["blas"] = "scipy-openblas32 (single-threaded calls on blocks the OpenMP team claims)";
         return d;
       },
@@ -268,9 +269,10 @@ PYBIND11_MODULE(_core, m) {
   m.def("load_adaptive", &fusedrnn::load_adaptive, "Whether calls size their team from the current load.");
   m.def("threads_available", &fusedrnn::threads_available, "n"_a,
         "The team a call asking for n threads would get now (fewer while other processes hold cores).");
-  m.def("simd_path", &fusedrnn::simd_path, "The SIMD path the kernels take: 'avx2+fma' or 'scalar'.");
+  m.def("simd_path", &fusedrnn::simd_path, "The SIMD path the kernels take: 'avx512', 'avx2+fma' or 'scalar'.");
+  m.def("simd_paths", &fusedrnn::simd_paths, "The SIMD paths this CPU runs, widest first.");
   m.def("set_simd_path", &fusedrnn::set_simd_path, "path"_a,
-        "Force 'scalar' (the portable path), or 'avx2+fma', or 'auto' (what this CPU supports).");
+        "Force a path this CPU runs ('scalar', the portable one; 'avx2+fma'; 'avx512'), or 'auto' (the widest).");
   m.def(
       "release_memory",
       [] {

@@ -8,7 +8,7 @@ struct BuildInfo {
   std::string compiler;      // e.g. "GCC 12.2.0"
   std::string flags;         // compile flags of the kernels
   int openmp_version;        // _OPENMP (yyyymm), 0 when built without OpenMP
-  std::string simd;          // SIMD path the kernels take now: "avx2+fma" or "scalar" (see kernels.h)
+  std::string simd;          // SIMD path the kernels take now: "avx512", "avx2+fma" or "scalar" (kernels.h)
   int max_threads;           // threads a call uses by default
 };
 
@@ -16,5 +16,7 @@ BuildInfo build_info();
 
 // True when this CPU runs the AVX2+FMA kernels (checked once, at run time).
 bool cpu_has_avx2_fma();
+// True when this CPU runs the AVX-512 kernels: AVX-512 F and DQ, with AVX2+FMA.
+bool cpu_has_avx512();
 
 }  // namespace fusedrnn

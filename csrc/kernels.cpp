@@ -12,13 +12,46 @@ namespace fusedrnn {
 
 namespace {
 
-bool initial_avx2() {
-  const char* env = std::getenv("FUSEDRNN_SIMD");
-  if (env && std::string(env) == "scalar") return false;
-  return cpu_has_avx2_fma();
+constexpr Isa kIsas[] = {Isa::kAvx512, Isa::kAvx2, Isa::kScalar};  // widest first
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512: return "avx512";
+    case Isa::kAvx2: return "avx2+fma";
+    case Isa::kScalar: break;
+  }
+  return "scalar";
 }
 
-std::atomic<bool> use_avx2{initial_avx2()};
+bool cpu_runs(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512: return cpu_has_avx512();
+    case Isa::kAvx2: return cpu_has_avx2_fma();
+    case Isa::kScalar: break;
+  }
+  return true;
+}
+
+Isa widest() {
+  for (Isa isa : kIsas)
+    if (cpu_runs(isa)) return isa;
+  return Isa::kScalar;
+}
+
+// FUSEDRNN_SIMD names a path; one this CPU cannot run gives the widest it can below it.
+Isa initial_isa() {
+  const char* env = std::getenv("FUSEDRNN_SIMD");
+  if (env == nullptr) return widest();
+  const std::string want(env);
+  bool seen = false;
+  for (Isa isa : kIsas) {
+    seen = seen || want == isa_name(isa);
+    if (seen && cpu_runs(isa)) return isa;
+  }
+  return widest();
+}
+
+std::atomic<Isa> current{initial_isa()};
 
 int initial_threads() {
 #ifdef _OPENMP
@@ -35,35 +68,43 @@ std::atomic<int> threads{initial_threads()};
 int default_threads() { return threads.load(); }
 void set_default_threads(int n) { threads.store(n < 1 ? 1 : n); }
 
-std::string simd_path() { return use_avx2.load() ? "avx2+fma" : "scalar"; }
+std::string simd_path() { return isa_name(current.load()); }
+
+std::vector<std::string> simd_paths() {
+  std::vector<std::string> names;
+  for (Isa isa : kIsas)
+    if (cpu_runs(isa)) names.emplace_back(isa_name(isa));
+  return names;
+}
 
 void set_simd_path(const std::string& path) {
-  if (path == "scalar") {
-    use_avx2.store(false);
-  } else if (path == "auto") {
-    use_avx2.store(cpu_has_avx2_fma());
-  } else if (path == "avx2+fma") {
-    if (!cpu_has_avx2_fma()) throw std::invalid_argument("path: this CPU has no AVX2+FMA");
-    use_avx2.store(true);
-  } else {
-    throw std::invalid_argument("path: expected 'auto', 'scalar' or 'avx2+fma', got '" + path + "'");
+  if (path == "auto") return current.store(widest());
+  for (Isa isa : kIsas) {
+    if (path != isa_name(isa)) continue;
+    if (!cpu_runs(isa)) throw std::invalid_argument("path: this CPU cannot run '" + path + "'");
+    return current.store(isa);
   }
+  throw std::invalid_argument("path: expected 'auto', 'scalar', 'avx2+fma' or 'avx512', got '" + path + "'");
 }
 
 template <typename T>
 void layer_forward(CellKind cell, const ForwardArgs<T>& args) {
-  if (use_avx2.load())
-    layer_forward_isa<Isa::kAvx2, T>(cell, args);
-  else
-    layer_forward_isa<Isa::kScalar, T>(cell, args);
+  switch (current.load()) {
+    case Isa::kAvx512: return layer_forward_isa<Isa::kAvx512, T>(cell, args);
+    case Isa::kAvx2: return layer_forward_isa<Isa::kAvx2, T>(cell, args);
+    case Isa::kScalar: break;
+  }
+  layer_forward_isa<Isa::kScalar, T>(cell, args);
 }
 
 template <typename T>
 void layer_backward(CellKind cell, const BackwardArgs<T>& args) {
-  if (use_avx2.load())
-    layer_backward_isa<Isa::kAvx2, T>(cell, args);
-  else
-    layer_backward_isa<Isa::kScalar, T>(cell, args);
+  switch (current.load()) {
+    case Isa::kAvx512: return layer_backward_isa<Isa::kAvx512, T>(cell, args);
+    case Isa::kAvx2: return layer_backward_isa<Isa::kAvx2, T>(cell, args);
+    case Isa::kScalar: break;
+  }
+  layer_backward_isa<Isa::kScalar, T>(cell, args);
 }
 
 template void layer_forward<float>(CellKind, const ForwardArgs<float>&);

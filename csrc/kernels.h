@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "dims.h"
 
@@ -82,14 +83,15 @@ void layer_forward(CellKind cell, const ForwardArgs<T>& args);
 template <typename T>
 void layer_backward(CellKind cell, const BackwardArgs<T>& args);
 
-// The SIMD path the kernels take: "avx2+fma" when this CPU has it, else "scalar".
-// set_simd_path("scalar") forces the portable path (tests); "auto" restores the choice.
-// FUSEDRNN_SIMD=scalar in the environment forces it at import.
+// The SIMD path the kernels take: the widest this CPU runs, "avx512" (F and DQ), "avx2+fma"
+// or "scalar". set_simd_path forces a narrower one (tests, comparisons); "auto" restores the
+// choice. FUSEDRNN_SIMD=<path> in the environment chooses at import (never wider than the CPU).
 std::string simd_path();
 void set_simd_path(const std::string& path);
+std::vector<std::string> simd_paths();  // the paths this CPU runs, widest first
 
 // Per-ISA entry points (kernels_<isa>_<dtype>.cpp), chosen by kernels.cpp.
-enum class Isa { kScalar, kAvx2 };
+enum class Isa { kScalar, kAvx2, kAvx512 };
 template <Isa isa, typename T>
 void layer_forward_isa(CellKind cell, const ForwardArgs<T>& args);
 template <Isa isa, typename T>

@@ -66,7 +66,7 @@ void input_gradient(const typename V::Elem* dg, long rows, int G, int H, int I, 
   long chunk = 192 * 1024 / (GH * static_cast<long>(sizeof(T))) / V::kRows * V::kRows;
   chunk = chunk < V::kRows ? V::kRows : (chunk > kMaxChunk ? kMaxChunk : chunk);
   const long nchunks = (rows + chunk - 1) / chunk;
-  const int ncb = (I + kBlock - 1) / kBlock;
+  const int ncb = (I + kBlock - 1) / kBlock, nfull = I / kBlock;
   PackedW<T> pw = get_packed(w_ih, G, H, I, Panels::kBackward);
   const int team = static_cast<int>(threads < nchunks ? threads : (nchunks > 0 ? nchunks : 1));
 #ifdef _OPENMP
@@ -88,15 +88,17 @@ void input_gradient(const typename V::Elem* dg, long rows, int G, int H, int I, 
       const long r0 = c * chunk;
       const int nr = static_cast<int>(rows - r0 < chunk ? rows - r0 : chunk);
       for (int i = 0; i < nr; ++i) arows[i] = dg + (r0 + i) * GH;
-      for (int cb = 0; cb < ncb; ++cb) {
-        const T* panel = pw.data + cb * GH * kBlock;
-        const int c0 = cb * kBlock, n = I - c0 < kBlock ? I - c0 : kBlock;
-        if (n == kBlock) {
-          tile_rows<V>(arows.data(), nr, static_cast<int>(GH), panel, kBlock, kBlock, dx + r0 * I + c0, I);
-        } else {
-          tile_rows<V>(arows.data(), nr, static_cast<int>(GH), panel, kBlock, kBlock, tail, kBlock);
-          for (int i = 0; i < nr; ++i) std::copy(tail + i * kBlock, tail + i * kBlock + n, dx + (r0 + i) * I + c0);
-        }
+      // Full column blocks a pair at a time (wide tiles, where the ISA has them), then the tail.
+      for (int cb = 0; cb < nfull; cb += 2) {
+        const int np = nfull - cb < 2 ? 1 : 2;
+        tile_panels<V>(arows.data(), nr, static_cast<int>(GH), pw.data + cb * GH * kBlock, GH * kBlock, np,
+                       dx + r0 * I + cb * kBlock, I);
+      }
+      if (nfull < ncb) {
+        const int c0 = nfull * kBlock, n = I - c0;
+        tile_panels<V>(arows.data(), nr, static_cast<int>(GH), pw.data + nfull * GH * kBlock, GH * kBlock, 1, tail,
+                       kBlock);
+        for (int i = 0; i < nr; ++i) std::copy(tail + i * kBlock, tail + i * kBlock + n, dx + (r0 + i) * I + c0);
       }
     }
   }
@@ -155,7 +157,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
       });
     std::vector<int> rows(B);
     std::vector<const T*> arows(B);
-    std::vector<T> acc(static_cast<size_t>(B) * L);
+    std::vector<T> acc(static_cast<size_t>(B) * 2 * L);
     alignas(32) T hl[L], dh[L], dc[L], dgxl[G * L], dghl[G * L], dhd[L];
 
     for (int s = 0; s < Tn; ++s) {
@@ -234,14 +236,20 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
         });
       }
       // Last phase: dh_{t-1}[block] = dh_direct + dG_h · W_hh[:, block]  (reset-before: r, z only).
+      // Where the ISA has wide tiles, an even block takes the next one with it (their panels
+      // follow one another) and an odd one has nothing left to do.
       for (int i = 0; i < nact; ++i) arows[i] = dgh + (v0 + i) * GH;
       const int K = Cell::kResetBefore ? 2 * H : static_cast<int>(GH);
       sched.run(P + s * P, part, [&](int ub) {
-        const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
-        tile_rows<V>(arows.data(), nact, K, packed + static_cast<size_t>(ub) * GH * L, L, L, acc.data(), L);
+        constexpr int kPair = V::kWideRows > 0 ? 2 : 1;
+        if (ub % kPair != 0) return;
+        const int np = nub - ub < kPair ? nub - ub : kPair;
+        const int j0 = ub * L, n = H - j0 < np * L ? H - j0 : np * L;
+        tile_panels<V>(arows.data(), nact, K, packed + static_cast<size_t>(ub) * GH * L, GH * L, np, acc.data(),
+                       kPair * L);
         for (int i = 0; i < nact; ++i) {
           T* d = D + static_cast<long>(rows[i]) * H + j0;
-          const T* c = acc.data() + static_cast<long>(i) * L;
+          const T* c = acc.data() + static_cast<long>(i) * kPair * L;
           for (int u = 0; u < n; ++u) d[u] += c[u];
         }
       });

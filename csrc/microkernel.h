@@ -1,8 +1,11 @@
-// The per-step recurrent product C = A·P for a few rows of A against one packed panel of
-// weights, for any vector type V (vec_scalar.h, vec_avx2.h). Include inside an ISA namespace.
+// The per-step recurrent product C = A·P for a few rows of A against packed panels of
+// weights, for any vector type V (vec_scalar.h, vec_avx2.h, vec_avx512.h). Include inside an
+// ISA namespace.
 //
-// A: MR row pointers, each [K] (rows of h, or of the gate gradients; any batch rows)
-// P: packed panel [K][ldp], columns in 16-wide blocks; C: [MR][ldc].
+// A: row pointers, each [K] (rows of h, or of the gate gradients; any batch rows)
+// P: packed weights in 16-column blocks, row k of block jb at P + jb*pstride + k*ldp: one
+//    panel [K][ldp] with pstride = 16 (the blocks side by side), or separate [K][16] panels
+//    with ldp = 16 and pstride = K*16 (the backward's). C: [rows][ldc].
 // Every output element is one accumulator summed over k = 0..K-1 in order, whatever the
 // tile shape: results do not depend on how rows or columns are blocked or threaded.
 // With kInit, every row's accumulators start from `init` (a bias row, [ncols]) instead of 0,
@@ -12,10 +15,12 @@
 // Hidden units per block (threads own whole blocks): the unit blocks of the saved arrays' tile order.
 constexpr int kBlock = static_cast<int>(kTileUnits);
 
+// MR rows x NV vectors (NV * kWidth / 16 blocks of columns) from block P of the layout above.
 template <class V, int MR, int NV, bool kInit>
-inline void micro_tile(const typename V::Elem* const* A, int K, const typename V::Elem* P, int ldp,
+inline void micro_tile(const typename V::Elem* const* A, int K, const typename V::Elem* P, int ldp, long pstride,
                        typename V::Elem* C, int ldc, const typename V::Elem* init) {
   using T = typename V::Elem;
+  constexpr int NB = kBlock / V::kWidth;  // vectors per block
   V acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
@@ -28,7 +33,7 @@ inline void micro_tile(const typename V::Elem* const* A, int K, const typename V
     const T* p = P + static_cast<long>(k) * ldp;
     V b[NV];
 #pragma GCC unroll 16
-    for (int j = 0; j < NV; ++j) b[j] = V::load(p + j * V::kWidth);
+    for (int j = 0; j < NV; ++j) b[j] = V::load(p + (j / NB) * pstride + (j % NB) * V::kWidth);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const V ai = V::set1(a[i][k]);
@@ -42,61 +47,99 @@ inline void micro_tile(const typename V::Elem* const* A, int K, const typename V
     for (int j = 0; j < NV; ++j) acc[i][j].store(C + static_cast<long>(i) * ldc + j * V::kWidth);
 }
 
-// Rows [0, nrows) of A against `ncols` (a multiple of 16) columns of P, each row plus
-// init[0..ncols) when kInit.
-// Several rows: tiles of V::kRows rows x 16 columns. One row (batch 1): as many columns
-// at once as 8 registers hold, so the FMA chains are independent (latency, not bandwidth).
-template <class V, bool kInit>
-void tile_rows_from(const typename V::Elem* const* A, int nrows, int K, const typename V::Elem* P, int ldp,
-                    int ncols, typename V::Elem* C, int ldc, const typename V::Elem* init) {
-  constexpr int W = V::kWidth;
-  constexpr int NB = kBlock / W;  // vectors per 16-column block
-  // Rows split evenly over the fewest tiles (25 rows: 5 tiles of 5, not 4 of 6 and 1 of 1):
-  // a short tile streams the panel as a full one does for less work.
-  const int ntiles = (nrows + V::kRows - 1) / V::kRows;
+// Blocks [b0, b1) of P in steps of NV vectors, rows [0, nrows) split evenly over the fewest
+// tiles of at most MR rows (25 rows in tiles of 5: 5 tiles of 5, not 4 of 6 and 1 of 1); a short
+// tile streams the panel as a full one does, for less work.
+template <class V, int NV, int MR, bool kInit>
+void row_tiles(const typename V::Elem* const* A, int nrows, int K, const typename V::Elem* P, int ldp, long pstride,
+               int b0, int b1, typename V::Elem* C, int ldc, const typename V::Elem* init) {
+  static_assert(MR <= 14, "row_tiles: at most 14 rows per tile");
   using T = typename V::Elem;
-  auto from = [init](int c0) -> const T* { return kInit ? init + c0 : nullptr; };  // no offset on nullptr
+  constexpr int kStep = NV * V::kWidth / kBlock;  // blocks per tile
+  auto from = [init](int c) -> const T* { return kInit ? init + c : nullptr; };  // no offset on nullptr
+  const int ntiles = (nrows + MR - 1) / MR;
   for (int tile = 0; tile < ntiles; ++tile) {
     const int r0 = static_cast<int>(static_cast<long>(nrows) * tile / ntiles);
     const int rows = static_cast<int>(static_cast<long>(nrows) * (tile + 1) / ntiles) - r0;
     const auto* a = A + r0;
     auto* c = C + static_cast<long>(r0) * ldc;
-    if (rows == 1) {
-      int c0 = 0;
-      if constexpr (NB <= 2) {
-        for (; c0 + 4 * kBlock <= ncols; c0 += 4 * kBlock)
-          micro_tile<V, 1, 4 * NB, kInit>(a, K, P + c0, ldp, c + c0, ldc, from(c0));
-      }
-      if constexpr (NB <= 4) {
-        for (; c0 + 2 * kBlock <= ncols; c0 += 2 * kBlock)
-          micro_tile<V, 1, 2 * NB, kInit>(a, K, P + c0, ldp, c + c0, ldc, from(c0));
-      }
-      for (; c0 < ncols; c0 += kBlock) micro_tile<V, 1, NB, kInit>(a, K, P + c0, ldp, c + c0, ldc, from(c0));
-      continue;
-    }
-    for (int c0 = 0; c0 < ncols; c0 += kBlock) {
+    for (int jb = b0; jb < b1; jb += kStep) {
+      const T* p = P + jb * pstride;
+      const int col = jb * kBlock;
       switch (rows) {
 #define FUSEDRNN_TILE(R) \
   case R:                \
-    if constexpr (R <= V::kRows) micro_tile<V, R, NB, kInit>(a, K, P + c0, ldp, c + c0, ldc, from(c0)); \
+    if constexpr (R <= MR) micro_tile<V, R, NV, kInit>(a, K, p, ldp, pstride, c + col, ldc, from(col)); \
     break;
+        FUSEDRNN_TILE(1)
         FUSEDRNN_TILE(2)
         FUSEDRNN_TILE(3)
         FUSEDRNN_TILE(4)
         FUSEDRNN_TILE(5)
         FUSEDRNN_TILE(6)
+        FUSEDRNN_TILE(7)
+        FUSEDRNN_TILE(8)
+        FUSEDRNN_TILE(9)
+        FUSEDRNN_TILE(10)
+        FUSEDRNN_TILE(11)
+        FUSEDRNN_TILE(12)
+        FUSEDRNN_TILE(13)
+        FUSEDRNN_TILE(14)
 #undef FUSEDRNN_TILE
       }
     }
   }
 }
 
-// C = A·P (rows of A against ncols columns of P), plus the row `init` when it is given.
+// Rows [0, nrows) of A against `nblocks` 16-column blocks of P, each row plus
+// init[0..16*nblocks) when kInit.
+// Several rows: tiles of V::kRows rows x 16 columns; where V has wide tiles (kWideRows > 0),
+// pairs of blocks first, in tiles of V::kWideRows rows x 32 columns: each broadcast of A then
+// feeds twice the FMAs (AVX-512 float, one vector per block, on one core of a 240 GFLOP/s
+// peak: 12x1 tiles 167 GFLOP/s, 12x2 tiles 203-223).
+// One row (batch 1): as many columns at once as 8 registers hold, so the FMA chains are
+// independent (latency, not bandwidth).
+template <class V, bool kInit>
+void tile_blocks_from(const typename V::Elem* const* A, int nrows, int K, const typename V::Elem* P, int ldp,
+                      long pstride, int nblocks, typename V::Elem* C, int ldc, const typename V::Elem* init) {
+  constexpr int NB = kBlock / V::kWidth;  // vectors per 16-column block
+  if (nrows == 1) {
+    int jb = 0;
+    auto run = [&](auto nv) {
+      constexpr int kNV = decltype(nv)::value, kStep = kNV / NB;
+      const int end = jb + (nblocks - jb) / kStep * kStep;
+      row_tiles<V, kNV, 1, kInit>(A, 1, K, P, ldp, pstride, jb, end, C, ldc, init);
+      jb = end;
+    };
+    if constexpr (NB == 1) run(std::integral_constant<int, 8>{});
+    if constexpr (NB <= 2) run(std::integral_constant<int, 4 * NB>{});
+    if constexpr (NB <= 4) run(std::integral_constant<int, 2 * NB>{});
+    run(std::integral_constant<int, NB>{});
+    return;
+  }
+  int jb = 0;
+  if constexpr (V::kWideRows > 0) {
+    jb = nblocks / 2 * 2;
+    row_tiles<V, 2 * NB, V::kWideRows, kInit>(A, nrows, K, P, ldp, pstride, 0, jb, C, ldc, init);
+  }
+  row_tiles<V, NB, V::kRows, kInit>(A, nrows, K, P, ldp, pstride, jb, nblocks, C, ldc, init);
+}
+
+// C = A·P for one panel [K][ldp] of `ncols` (a multiple of 16) columns side by side, plus the
+// row `init` when it is given.
 template <class V>
 void tile_rows(const typename V::Elem* const* A, int nrows, int K, const typename V::Elem* P, int ldp,
                int ncols, typename V::Elem* C, int ldc, const typename V::Elem* init = nullptr) {
   if (init != nullptr)
-    tile_rows_from<V, true>(A, nrows, K, P, ldp, ncols, C, ldc, init);
+    tile_blocks_from<V, true>(A, nrows, K, P, ldp, kBlock, ncols / kBlock, C, ldc, init);
   else
-    tile_rows_from<V, false>(A, nrows, K, P, ldp, ncols, C, ldc, init);
+    tile_blocks_from<V, false>(A, nrows, K, P, ldp, kBlock, ncols / kBlock, C, ldc, init);
+}
+
+// C = A·P for `npanels` separate [K][16] panels, each `pstride` elements after the last
+// (the backward's panels of W_hh and W_ih: pstride = K*16 when they follow one another).
+template <class V>
+void tile_panels(const typename V::Elem* const* A, int nrows, int K, const typename V::Elem* P, long pstride,
+                 int npanels, typename V::Elem* C, int ldc) {
+  tile_blocks_from<V, false>(A, nrows, K, P, kBlock, pstride, npanels, C, ldc, nullptr);
 }

@@ -7,7 +7,8 @@ template <typename T>
 struct VecScalar {
   using Elem = T;
   static constexpr int kWidth = 1;
-  static constexpr int kRows = 2;  // micro-kernel rows per tile (row-block height)
+  static constexpr int kRows = 2;      // micro-kernel rows per tile (row-block height)
+  static constexpr int kWideRows = 0;  // rows per tile of two 16-column blocks (0: no such tiles)
   T v;
   static VecScalar load(const T* p) { return {*p}; }
   void store(T* p) const { *p = v; }
