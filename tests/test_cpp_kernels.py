@@ -1,9 +1,12 @@
-"""The cpp backend's own guarantees: the scalar path matches the reference, results are
-bitwise identical for any thread count, concurrent calls from Python threads are safe,
-and the extension's bounds checks raise ValueError naming the argument."""
+"""The cpp backend's own guarantees: every SIMD path (scalar, AVX2, AVX-512) matches the
+reference, results are bitwise identical for any thread count, concurrent calls from Python
+threads are safe, and the extension's bounds checks raise ValueError naming the argument."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from contextlib import contextmanager
 
@@ -50,19 +53,31 @@ def run(backend, cell, problem, reverse, clip_gate=0.0, clip_value=0.0):
     return out
 
 
+# Every SIMD path the kernels have, widest first. A path needs the CPU's instructions: where this
+# CPU lacks them its tests skip and say so (the default path of such a CPU is still tested).
+SIMD_PATHS = ["avx512", "avx2+fma", "scalar"]
+
+
+def need_simd(path):
+    if path not in _core.simd_paths():
+        pytest.skip(f"this CPU cannot run the {path} kernels (it runs {_core.simd_paths()})")
+
+
 @pytest.fixture
-def scalar_path():
-    _core.set_simd_path("scalar")
+def simd_path(request):
+    need_simd(request.param)
+    _core.set_simd_path(request.param)
     try:
-        yield
+        yield request.param
     finally:
         _core.set_simd_path("auto")
 
 
+@pytest.mark.parametrize("simd_path", SIMD_PATHS, indirect=True)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell_name", CELL_NAMES)
-def test_scalar_path_matches_reference(scalar_path, rng, cell_name, dtype):
-    assert _core.simd_path() == "scalar" and _core.build_info()["simd"] == "scalar"
+def test_simd_path_matches_reference(simd_path, rng, cell_name, dtype):
+    assert _core.simd_path() == simd_path and _core.build_info()["simd"] == simd_path
     cell = cells.CELLS[cell_name]
     ref, cpp = get("numpy"), get("cpp")
     for shape in SHAPES:
@@ -71,7 +86,8 @@ def test_scalar_path_matches_reference(scalar_path, rng, cell_name, dtype):
             expected = run(ref, cell, problem, reverse, *clips)
             actual = run(cpp, cell, problem, reverse, *clips)
             for name in expected:
-                assert_close(f"{cell_name} {shape} reverse={reverse} {name}", actual[name], expected[name], dtype)
+                assert_close(f"{simd_path} {cell_name} {shape} reverse={reverse} {name}", actual[name], expected[name],
+                             dtype)
 
 
 def _same_bits(a, b, label):
@@ -87,6 +103,7 @@ def _same_bits(a, b, label):
 @contextmanager
 def exact_threads(simd):
     """The SIMD path `simd`, and exactly the threads asked for however busy the machine is; restored after."""
+    need_simd(simd)
     before = cpp_backend.get_num_threads()
     _core.set_simd_path(simd)
     _core.set_load_adaptive(False)
@@ -109,7 +126,7 @@ def run_on_1_2_3_threads(cpp, cell, problem, label, **options):
     return results[0]
 
 
-@pytest.mark.parametrize("simd", ["auto", "scalar"])
+@pytest.mark.parametrize("simd", SIMD_PATHS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell_name", CELL_NAMES)
 def test_bitwise_identical_across_thread_counts(rng, cell_name, dtype, simd):
@@ -124,17 +141,18 @@ def test_bitwise_identical_across_thread_counts(rng, cell_name, dtype, simd):
                                  clip_value=0.05)
 
 
-@pytest.mark.parametrize("simd", ["auto", "scalar"])
+@pytest.mark.parametrize("simd", SIMD_PATHS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell_name", CELL_NAMES)
 def test_tiled_input_gradient(rng, cell_name, dtype, simd):
     """G*H >= 1024: dx runs on the tiles, not BLAS (csrc/layer_backward.h tiled_input_gradient).
-    I = 19 leaves a partial column block; 66 rows make several row chunks; lengths have zeros."""
+    I = 51 is a pair of column blocks (the wide tiles), a single one and a partial one; 66 rows
+    make several row chunks; lengths have zeros."""
     cell = cells.CELLS[cell_name]
     H = -(-1024 // cell.gates) + 1  # 257, 342 or 1025: partial unit blocks too
     ref, cpp = get("numpy"), get("cpp")
     with exact_threads(simd):
-        problem = make_problem(rng, cell, 6, 11, 19, H, dtype)
+        problem = make_problem(rng, cell, 6, 11, 51, H, dtype)
         for reverse in (False, True):
             expected = run(ref, cell, problem, reverse, clip_gate=0.05)
             actual = run_on_1_2_3_threads(cpp, cell, problem, f"{cell_name} H={H}", reverse=reverse, clip_gate=0.05)
@@ -221,6 +239,23 @@ def test_thread_setting_and_info():
     finally:
         cpp_backend.set_num_threads(before)
     info = cpp_backend.build_info()
-    assert info["simd"] in ("avx2+fma", "scalar") and info["cpu_simd"] in ("avx2+fma", "scalar")
-    with pytest.raises(ValueError, match=r"path: expected 'auto', 'scalar' or 'avx2\+fma'"):
+    paths = _core.simd_paths()
+    assert paths[-1] == "scalar" and set(paths) <= set(SIMD_PATHS) and info["cpu_simd"] == paths[0]
+    assert info["simd"] == _core.simd_path() == paths[0]  # the widest, unless FUSEDRNN_SIMD says otherwise
+    with pytest.raises(ValueError, match=r"path: expected 'auto', 'scalar', 'avx2\+fma' or 'avx512', got 'sse9'"):
         _core.set_simd_path("sse9")
+    for path in set(SIMD_PATHS) - set(paths):
+        with pytest.raises(ValueError, match=f"path: this CPU cannot run '{path}'"):
+            _core.set_simd_path(path)
+
+
+@pytest.mark.parametrize("asked", SIMD_PATHS + ["auto", "sse9"])
+def test_simd_path_from_the_environment(asked):
+    """FUSEDRNN_SIMD chooses the path at import: the one named, or the widest this CPU runs below it."""
+    paths = _core.simd_paths()
+    order = SIMD_PATHS[SIMD_PATHS.index(asked):] if asked in SIMD_PATHS else SIMD_PATHS
+    expected = next(p for p in order if p in paths)
+    code = "from fusedrnn import _core; print(_core.simd_path())"
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "FUSEDRNN_SIMD": asked},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
