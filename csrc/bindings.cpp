@@ -254,11 +254,13 @@ PYBIND11_MODULE(_core, m) {
         d["openmp"] = info.openmp_version;
         d["simd"] = info.simd;
         d["max_threads"] = info.max_threads;
+        d["l2_bytes"] = info.l2_bytes;
         d["cpu_simd"] = fusedrnn::simd_paths().front();
         d["blas"] = "scipy-openblas32 (single-threaded calls on blocks the OpenMP team claims)";
         return d;
       },
-      "Compiler, flags, OpenMP version (yyyymm, 0 if none), SIMD path in use, CPU's SIMD level, default thread count.");
+      "Compiler, flags, OpenMP version (yyyymm, 0 if none), SIMD path in use, CPU's SIMD level, default thread count, "
+      "L2 bytes per core.");
   m.def("set_num_threads", [](int n) {
     if (n < 1) fail("set_num_threads", "n", "an int >= 1", std::to_string(n));
     fusedrnn::set_default_threads(n);

@@ -7,6 +7,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
 
 #ifndef FUSEDRNN_CXX_FLAGS
 #define FUSEDRNN_CXX_FLAGS ""
@@ -24,6 +27,17 @@ bool cpu_has_avx2_fma() {
 #else
   return false;
 #endif
+}
+
+long l2_cache_bytes() {
+  static const long bytes = [] {
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+    const long v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    if (v > 0) return v;
+#endif
+    return 512L * 1024;
+  }();
+  return bytes;
 }
 
 bool cpu_has_avx512() {
@@ -63,6 +77,7 @@ BuildInfo build_info() {
   info.max_threads = 1;
 #endif
   info.simd = simd_path();
+  info.l2_bytes = l2_cache_bytes();
   return info;
 }
 

@@ -10,12 +10,16 @@ struct BuildInfo {
   int openmp_version;        // _OPENMP (yyyymm), 0 when built without OpenMP
   std::string simd;          // SIMD path the kernels take now: "avx512", "avx2+fma" or "scalar" (kernels.h)
   int max_threads;           // threads a call uses by default
+  long l2_bytes;             // l2_cache_bytes(): sizes the per-step input tiles (layer_forward.h)
 };
 
 BuildInfo build_info();
 
 // True when this CPU runs the AVX2+FMA kernels (checked once, at run time).
 bool cpu_has_avx2_fma();
+// The L2 cache of one core in bytes (sysconf; 512 KB where the system does not say).
+long l2_cache_bytes();
+
 // True when this CPU runs the AVX-512 kernels: AVX-512 F and DQ, with AVX2+FMA.
 bool cpu_has_avx512();
 

@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "build_info.h"
 #include "dims.h"
 #include "gemm.h"
 #include "kernels.h"
