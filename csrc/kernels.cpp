@@ -90,9 +90,11 @@ void set_simd_path(const std::string& path) {
 template <typename T>
 void layer_forward(CellKind cell, const ForwardArgs<T>& args) {
   switch (current.load()) {
+#if FUSEDRNN_X86
     case Isa::kAvx512: return layer_forward_isa<Isa::kAvx512, T>(cell, args);
     case Isa::kAvx2: return layer_forward_isa<Isa::kAvx2, T>(cell, args);
-    case Isa::kScalar: break;
+#endif
+    default: break;  // scalar; on other CPU families the only path (cpu_runs says so)
   }
   layer_forward_isa<Isa::kScalar, T>(cell, args);
 }
@@ -100,9 +102,11 @@ void layer_forward(CellKind cell, const ForwardArgs<T>& args) {
 template <typename T>
 void layer_backward(CellKind cell, const BackwardArgs<T>& args) {
   switch (current.load()) {
+#if FUSEDRNN_X86
     case Isa::kAvx512: return layer_backward_isa<Isa::kAvx512, T>(cell, args);
     case Isa::kAvx2: return layer_backward_isa<Isa::kAvx2, T>(cell, args);
-    case Isa::kScalar: break;
+#endif
+    default: break;  // scalar; on other CPU families the only path (cpu_runs says so)
   }
   layer_backward_isa<Isa::kScalar, T>(cell, args);
 }

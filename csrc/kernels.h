@@ -90,6 +90,14 @@ std::string simd_path();
 void set_simd_path(const std::string& path);
 std::vector<std::string> simd_paths();  // the paths this CPU runs, widest first
 
+// Whether this build has the x86 SIMD paths: elsewhere (arm64) their translation units compile
+// to nothing and only the scalar path exists.
+#if defined(__x86_64__) || defined(__i386__)
+#define FUSEDRNN_X86 1
+#else
+#define FUSEDRNN_X86 0
+#endif
+
 // Per-ISA entry points (kernels_<isa>_<dtype>.cpp), chosen by kernels.cpp.
 enum class Isa { kScalar, kAvx2, kAvx512 };
 template <Isa isa, typename T>

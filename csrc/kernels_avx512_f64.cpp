@@ -1,4 +1,7 @@
 // The AVX-512 kernels for double; run only on CPUs that have AVX-512 F and DQ (kernels.cpp checks).
+// Compiles to nothing on other CPU families (kernels.h FUSEDRNN_X86).
+#include "kernels.h"
+#if FUSEDRNN_X86
 #include <immintrin.h>
 
 #include "kernels_prelude.h"
@@ -16,3 +19,4 @@ namespace avx512 {
 #define FUSEDRNN_DTYPE double
 #include "kernels_isa.inc"
 #pragma GCC pop_options
+#endif  // FUSEDRNN_X86
