@@ -7,7 +7,8 @@
 //    panel [K][ldp] with pstride = 16 (the blocks side by side), or separate [K][16] panels
 //    with ldp = 16 and pstride = K*16 (the backward's). C: [rows][ldc].
 // Every output element is one accumulator summed over k = 0..K-1 in order, whatever the
-// tile shape: results do not depend on how rows or columns are blocked or threaded.
+// tile shape (a single row with few columns: two, micro_row): results do not depend on how
+// rows or columns are blocked or threaded.
 // With kInit, every row's accumulators start from `init` (a bias row, [ncols]) instead of 0,
 // so the tile's result needs no second pass to add it.
 #pragma once
@@ -45,6 +46,41 @@ inline void micro_tile(const typename V::Elem* const* A, int K, const typename V
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 16
     for (int j = 0; j < NV; ++j) acc[i][j].store(C + static_cast<long>(i) * ldc + j * V::kWidth);
+}
+
+// One row (batch 1) x NV vectors, as micro_tile<V, 1, NV> but with two accumulators per
+// vector, for even and odd k, added at the end: a single row has only NV independent FMA
+// chains, too few to hide the FMA latency when NV < 4. Still a fixed function of the shape.
+// At batch 1, T=100 I=H=256, 2 threads (bench/ab_builds.py): AVX-512 GRU (3 vectors) 1.21x,
+// RNN (1) 1.56x; AVX2 RNN 1.50x; with 4 vectors no gain (AVX-512 LSTM 1.00x, AVX2 GRU 0.96x).
+template <class V, int NV, bool kInit>
+inline void micro_row(const typename V::Elem* a, int K, const typename V::Elem* P, int ldp, long pstride,
+                      typename V::Elem* C, const typename V::Elem* init) {
+  using T = typename V::Elem;
+  constexpr int NB = kBlock / V::kWidth;
+  V even[NV], odd[NV];
+#pragma GCC unroll 16
+  for (int j = 0; j < NV; ++j) {
+    even[j] = kInit ? V::load(init + j * V::kWidth) : V::zero();
+    odd[j] = V::zero();
+  }
+  auto load = [&](int k, int j) { return V::load(P + static_cast<long>(k) * ldp + (j / NB) * pstride + (j % NB) * V::kWidth); };
+  int k = 0;
+  for (; k + 2 <= K; k += 2) {
+    const V a0 = V::set1(a[k]), a1 = V::set1(a[k + 1]);
+#pragma GCC unroll 16
+    for (int j = 0; j < NV; ++j) {
+      even[j] = V::fmadd(a0, load(k, j), even[j]);
+      odd[j] = V::fmadd(a1, load(k + 1, j), odd[j]);
+    }
+  }
+  if (k < K) {
+    const V a0 = V::set1(a[k]);
+#pragma GCC unroll 16
+    for (int j = 0; j < NV; ++j) even[j] = V::fmadd(a0, load(k, j), even[j]);
+  }
+#pragma GCC unroll 16
+  for (int j = 0; j < NV; ++j) (even[j] + odd[j]).store(C + j * V::kWidth);
 }
 
 // Blocks [b0, b1) of P in steps of NV vectors, rows [0, nrows) split evenly over the fewest
@@ -97,21 +133,29 @@ void row_tiles(const typename V::Elem* const* A, int nrows, int K, const typenam
 // pairs of blocks first, in tiles of V::kWideRows rows x 32 columns: each broadcast of A then
 // feeds twice the FMAs (AVX-512 float, one vector per block, on one core of a 240 GFLOP/s
 // peak: 12x1 tiles 167 GFLOP/s, 12x2 tiles 203-223).
-// One row (batch 1): as many columns at once as 8 registers hold, so the FMA chains are
-// independent (latency, not bandwidth).
+// One row (batch 1): as many columns at once as 8 registers hold, so that the FMA chains are
+// independent (latency, not bandwidth); fewer than 4 vectors keep two accumulators each (micro_row).
 template <class V, bool kInit>
 void tile_blocks_from(const typename V::Elem* const* A, int nrows, int K, const typename V::Elem* P, int ldp,
                       long pstride, int nblocks, typename V::Elem* C, int ldc, const typename V::Elem* init) {
   constexpr int NB = kBlock / V::kWidth;  // vectors per 16-column block
   if (nrows == 1) {
+    using T = typename V::Elem;
     int jb = 0;
-    auto run = [&](auto nv) {
+    auto run = [&](auto nv) {  // blocks from jb on, kNV vectors at a time
       constexpr int kNV = decltype(nv)::value, kStep = kNV / NB;
-      const int end = jb + (nblocks - jb) / kStep * kStep;
-      row_tiles<V, kNV, 1, kInit>(A, 1, K, P, ldp, pstride, jb, end, C, ldc, init);
-      jb = end;
+      for (; jb + kStep <= nblocks; jb += kStep) {
+        const T* from = kInit ? init + jb * kBlock : nullptr;
+        if constexpr (kNV < 4)
+          micro_row<V, kNV, kInit>(A[0], K, P + jb * pstride, ldp, pstride, C + jb * kBlock, from);
+        else
+          micro_tile<V, 1, kNV, kInit>(A, K, P + jb * pstride, ldp, pstride, C + jb * kBlock, ldc, from);
+      }
     };
-    if constexpr (NB == 1) run(std::integral_constant<int, 8>{});
+    if constexpr (NB == 1) {
+      run(std::integral_constant<int, 4>{});  // an LSTM panel's 64 columns
+      run(std::integral_constant<int, 3>{});  // a GRU panel's 48
+    }
     if constexpr (NB <= 2) run(std::integral_constant<int, 4 * NB>{});
     if constexpr (NB <= 4) run(std::integral_constant<int, 2 * NB>{});
     run(std::integral_constant<int, NB>{});
