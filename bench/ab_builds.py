@@ -110,6 +110,16 @@ def compare(args: argparse.Namespace) -> dict:
             "ratio": statistics.median(ratios), "checksum": checksum}
 
 
+def parse_shape(parser: argparse.ArgumentParser, text: str) -> tuple[int, int, int, int]:
+    """--shape "T,B,I,H" as four positive ints, or the parser's error naming the option."""
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+        assert len(shape) == 4 and min(shape) >= 1
+    except (ValueError, AssertionError):
+        parser.error(f"--shape: expected four positive integers T,B,I,H, got {text!r}")
+    return shape
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("builds", nargs="*", help="A.so B.so")
@@ -121,11 +131,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--calls", type=int, default=7, help="calls per build and round; the fastest counts")
     args = parser.parse_args(argv)
-    try:
-        args.shape = tuple(int(v) for v in args.shape.split(","))
-        assert len(args.shape) == 4 and min(args.shape) >= 1
-    except (ValueError, AssertionError):
-        parser.error(f"--shape: expected four positive integers T,B,I,H, got {args.shape!r}")
+    args.shape = parse_shape(parser, args.shape)
     if args.worker:
         args.builds = [args.worker]
     elif len(args.builds) != 2:

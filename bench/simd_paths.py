@@ -17,7 +17,7 @@ import statistics
 import sys
 import time
 
-from ab_builds import GATES, WHAT, layer_call
+from ab_builds import GATES, WHAT, layer_call, parse_shape
 
 from fusedrnn import _core
 
@@ -60,11 +60,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--calls", type=int, default=3, help="calls per path and round; the fastest counts")
     args = parser.parse_args(argv)
-    try:
-        args.shape = tuple(int(v) for v in args.shape.split(","))
-        assert len(args.shape) == 4 and min(args.shape) >= 1
-    except (ValueError, AssertionError):
-        parser.error(f"--shape: expected four positive integers T,B,I,H, got {args.shape!r}")
+    args.shape = parse_shape(parser, args.shape)
     args.what = args.what.split(",")
     if bad := [w for w in args.what if w not in WHAT]:
         parser.error(f"--what: expected some of {list(WHAT)}, got {bad}")

@@ -133,8 +133,9 @@ void row_tiles(const typename V::Elem* const* A, int nrows, int K, const typenam
 // pairs of blocks first, in tiles of V::kWideRows rows x 32 columns: each broadcast of A then
 // feeds twice the FMAs (AVX-512 float, one vector per block, on one core of a 240 GFLOP/s
 // peak: 12x1 tiles 167 GFLOP/s, 12x2 tiles 203-223).
-// One row (batch 1): as many columns at once as 8 registers hold, so that the FMA chains are
-// independent (latency, not bandwidth); fewer than 4 vectors keep two accumulators each (micro_row).
+// One row (batch 1): up to 8 vectors at once (a whole LSTM or GRU panel where they fit), so that
+// the FMA chains are independent (latency, not bandwidth); fewer than 4 vectors keep two
+// accumulators each (micro_row).
 template <class V, bool kInit>
 void tile_blocks_from(const typename V::Elem* const* A, int nrows, int K, const typename V::Elem* P, int ldp,
                       long pstride, int nblocks, typename V::Elem* C, int ldc, const typename V::Elem* init) {
