@@ -59,7 +59,7 @@ SIMD_PATHS = ["avx512", "avx2+fma", "scalar"]
 
 
 def need_simd(path):
-    if path not in _core.simd_paths():
+    if path != "auto" and path not in _core.simd_paths():
         pytest.skip(f"this CPU cannot run the {path} kernels (it runs {_core.simd_paths()})")
 
 
@@ -180,6 +180,33 @@ def test_concurrent_calls_from_python_threads(rng):
     for t in threads:
         t.join()
     assert not errors, errors
+
+
+@pytest.mark.parametrize("cell_name", ["lstm", "gru", "rnn_tanh"])
+def test_backward_directions_at_once_match_one_after_the_other(rng, cell_name):
+    """CppBackend.backward_directions (both directions of a layer at once, half the threads each)
+    gives the bits of layer_backward on each direction, at any thread count."""
+    cell = cells.CELLS[cell_name]
+    cpp = get("cpp")
+    problems = [make_problem(rng, cell, 9, 20, 33, 80, np.float32) for _ in range(2)]
+    tapes = [cpp.layer_forward(cell, x, h0, c0, w, lengths, reverse=d == 1, train=True).tape
+             for d, (w, x, h0, c0, lengths, *_) in enumerate(problems)]
+    dys, dhs, dcs = ([p[k] for p in problems] for k in (5, 6, 7))
+    clips = {"clip_gate": 0.1, "clip_value": 0.05}
+    expected = [run_fields(cpp.layer_backward(cell, t, dy, dh, dc, **clips)) for t, dy, dh, dc in zip(tapes, dys, dhs, dcs)]
+    with exact_threads("auto"):
+        for n in (1, 2, 3):
+            cpp_backend.set_num_threads(n)
+            both = cpp.backward_directions(cell, tapes, dys, dhs, dcs, **clips)
+            for d in range(2):
+                _same_bits(expected[d], run_fields(both[d]), f"{cell_name} direction {d}, {n} threads")
+    with pytest.raises(ValueError, match=r"dy: expected shape"):  # the second direction's error reaches the caller
+        cpp.backward_directions(cell, tapes, [dys[0], dys[1][:, :, :-1].copy()], dhs, dcs, **clips)
+
+
+def run_fields(g):
+    return {"dx": g.dx, "dh0": g.dh0, "dc0": g.dc0, "dw_ih": g.dw_ih, "dw_hh": g.dw_hh, "db_ih": g.db_ih,
+            "db_hh": g.db_hh, "sqnorm": np.float64(g.sqnorm)}
 
 
 def _lstm_args(T=3, B=2, I=4, H=5, dtype=np.float32):

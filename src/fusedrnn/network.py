@@ -156,20 +156,20 @@ def backward(
     grads: dict[str, np.ndarray] = {}
     sqnorm = 0.0
     dlayer = dy
+    clips = {"clip_gate": clip.gate_value or 0.0, "clip_value": clip.value or 0.0}
     for layer in reversed(range(config.num_layers)):
+        ks = [layer * D + direction for direction in range(D)]
+        dys = [dlayer] if D == 1 else [np.ascontiguousarray(dlayer[:, :, d * H : (d + 1) * H]) for d in range(D)]
+        dcs = [None if dc_n is None else dc_n[k] for k in ks]
+        layer_grads: list[LayerGrads]
+        if D == 2 and hasattr(compute, "backward_directions"):
+            layer_grads = compute.backward_directions(
+                config.cell, list(tape.layers[layer]), dys, [dh_n[k] for k in ks], dcs, **clips)
+        else:
+            layer_grads = [compute.layer_backward(config.cell, tape.layers[layer][d], dys[d], dh_n[k], dcs[d], **clips)
+                           for d, k in enumerate(ks)]
         dx = None
-        for direction in range(D):
-            k = layer * D + direction
-            dy_direction = dlayer if D == 1 else np.ascontiguousarray(dlayer[:, :, direction * H : (direction + 1) * H])
-            g: LayerGrads = compute.layer_backward(
-                config.cell,
-                tape.layers[layer][direction],
-                dy_direction,
-                dh_n[k],
-                None if dc_n is None else dc_n[k],
-                clip_gate=clip.gate_value or 0.0,
-                clip_value=clip.value or 0.0,
-            )
+        for direction, (k, g) in enumerate(zip(ks, layer_grads)):
             dx = g.dx if dx is None else dx + g.dx
             dh0[k] = g.dh0
             if dc0 is not None:

@@ -25,6 +25,11 @@ Semantics (DESIGN.md), with x: [T, B, I], h0/c0: [B, H], lengths: [B] int64,
   db_hh) is clamped to [-clip_value, clip_value] (clip_grad_value_); dx, dh0, dc0 never are.
 - sqnorm: sum of squares of the returned parameter gradients (after the value clamp),
   biases included only when weights.bias.
+
+Optional: ``backward_directions(cell, tapes, dys, dh_ns, dc_ns, *, clip_gate, clip_value)``
+returns ``[LayerGrads, LayerGrads]``, the same as ``layer_backward`` on each direction of a
+bidirectional layer (lists of two: forward direction first), computed however is fastest
+(the cpp backend runs them at once). ``network.py`` uses it where a backend has it.
 """
 
 from __future__ import annotations
