@@ -182,6 +182,35 @@ def test_concurrent_calls_from_python_threads(rng):
     assert not errors, errors
 
 
+def _forward_fields(r):
+    # Of the tape only h_{t-1}: the saved gates of frozen rows are never written (nor read).
+    return {"y": r.y, "h_n": r.h_n, "c_n": r.c_n, "hprev": None if r.tape is None else r.tape.saved[1]}
+
+
+@pytest.mark.parametrize("B", [3, 20])  # at once below 16 rows, one after the other from 16 on
+@pytest.mark.parametrize("cell_name", ["lstm", "gru_reset_before", "rnn_relu"])
+def test_forward_directions_match_one_direction_at_a_time(rng, cell_name, B):
+    """CppBackend.forward_directions gives the bits of layer_forward on each direction (reverse
+    False, then True), at any thread count, in training and inference."""
+    cell = cells.CELLS[cell_name]
+    cpp = get("cpp")
+    w0, x, h0, c0, lengths, *_ = make_problem(rng, cell, 9, B, 33, 80, np.float32)
+    w1, _, h1, c1, *_ = make_problem(rng, cell, 9, B, 33, 80, np.float32)
+    h0s, c0s, weights = [h0, h1], [c0, c1], [w0, w1]
+    for train in (True, False):
+        expected = [_forward_fields(cpp.layer_forward(cell, x, h0s[d], c0s[d], weights[d], lengths, reverse=d == 1,
+                                                      train=train)) for d in range(2)]
+        with exact_threads("auto"):
+            for n in (1, 2, 3):
+                cpp_backend.set_num_threads(n)
+                both = cpp.forward_directions(cell, x, h0s, c0s, weights, lengths, train=train)
+                for d in range(2):
+                    _same_bits(expected[d], _forward_fields(both[d]), f"{cell_name} B={B} direction {d}, {n} threads")
+    # The second direction's error reaches the caller.
+    with pytest.raises(ValueError, match=r"_forward_f32\] \w+: expected shape"):
+        cpp.forward_directions(cell, x, [h0, h1[:, :-1].copy()], c0s, weights, lengths, train=False)
+
+
 @pytest.mark.parametrize("cell_name", ["lstm", "gru", "rnn_tanh"])
 def test_backward_directions_at_once_match_one_after_the_other(rng, cell_name):
     """CppBackend.backward_directions (both directions of a layer at once, half the threads each)

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import backends
 from .cells import CellSpec
-from .types import Clip, LayerGrads, LayerTape, LayerWeights
+from .types import Clip, LayerGrads, LayerResult, LayerTape, LayerWeights
 from .weights import layer_param_names
 
 # torch.nn.utils.clip_grad_norm_ adds this to the norm before dividing.
@@ -103,18 +103,16 @@ def forward(
     layer_input = x
     for layer in range(config.num_layers):
         outputs, layer_tapes = [], []
-        for direction in range(D):
-            k = layer * D + direction
-            result = compute.layer_forward(
-                cell,
-                layer_input,
-                h0[k],
-                None if c0 is None else c0[k],
-                layer_weights(config, params, layer, direction, dtype),
-                lengths,
-                reverse=direction == 1,
-                train=train,
-            )
+        ks = [layer * D + direction for direction in range(D)]
+        h0s, c0s = [h0[k] for k in ks], [None if c0 is None else c0[k] for k in ks]
+        weights = [layer_weights(config, params, layer, direction, dtype) for direction in range(D)]
+        results: list[LayerResult]
+        if D == 2 and hasattr(compute, "forward_directions"):
+            results = compute.forward_directions(cell, layer_input, h0s, c0s, weights, lengths, train=train)
+        else:
+            results = [compute.layer_forward(cell, layer_input, h0s[d], c0s[d], weights[d], lengths, reverse=d == 1,
+                                             train=train) for d in range(D)]
+        for k, result in zip(ks, results):
             outputs.append(result.y)
             layer_tapes.append(result.tape)
             h_n[k] = result.h_n

@@ -26,10 +26,13 @@ Semantics (DESIGN.md), with x: [T, B, I], h0/c0: [B, H], lengths: [B] int64,
 - sqnorm: sum of squares of the returned parameter gradients (after the value clamp),
   biases included only when weights.bias.
 
-Optional: ``backward_directions(cell, tapes, dys, dh_ns, dc_ns, *, clip_gate, clip_value)``
-returns ``[LayerGrads, LayerGrads]``, the same as ``layer_backward`` on each direction of a
-bidirectional layer (lists of two: forward direction first), computed however is fastest
-(the cpp backend runs them at once). ``network.py`` uses it where a backend has it.
+Optional, for both directions of a bidirectional layer (lists of two, forward direction
+first), computed however is fastest (the cpp backend runs them at once); ``network.py`` uses
+them where a backend has them:
+- ``forward_directions(cell, x, h0s, c0s, weights, lengths, *, train)`` returns
+  ``[LayerResult, LayerResult]``, the same as ``layer_forward`` with reverse=False, then True;
+- ``backward_directions(cell, tapes, dys, dh_ns, dc_ns, *, clip_gate, clip_value)`` returns
+  ``[LayerGrads, LayerGrads]``, the same as ``layer_backward`` on each direction.
 """
 
 from __future__ import annotations
