@@ -60,11 +60,15 @@ void blas_call(bool ta, bool tb, int M, int N, int K, double alpha, const double
 
 // Blocks along the larger of M and N: a fixed function of the shape (never of the thread
 // count), so every block, hence C, has the same bits whichever thread computes it.
-// Enough for a thread to take over part of a descheduled peer's share, and few: each block is a
-// BLAS call that packs the whole other operand again. Backward at 2 threads, 4 blocks against 8
-// (bench/ab_builds.py, median of per-round ratios): LSTM T=50 B=32 H=256 1.05-1.06x; GRU 1.05x;
-// LSTM T=1000 B=16 H=128 0.93x, 1.03x, 1.08x; LSTM T=100 B=64 H=512 0.97x, 1.03x; RNN 1.00x.
-constexpr int64_t kMaxBlocks = 4;
+// Few, because each block is a BLAS call that packs the whole other operand again; the team's
+// size already follows the machine's load (cpu_load.h), so blocks to take over from a
+// descheduled peer paid less than the repacking cost. Backward at 2 threads (bench/ab_builds.py,
+// median of per-round ratios): on the AMD EPYC, 4 blocks against 8: LSTM T=50 B=32 H=256
+// 1.05-1.06x; GRU 1.05x; LSTM T=1000 B=16 H=128 0.93x, 1.03x, 1.08x; LSTM T=100 B=64 H=512
+// 0.97x, 1.03x; RNN 1.00x. On the Intel Xeon, 2 against 4: RNN T=50 B=32 H=256 1.096x, GRU
+// 1.048x, LSTM T=1000 B=16 H=128 1.054x, LSTM T=50 B=32 H=256 1.011x and 1.028x, LSTM T=100
+// B=64 H=512 1.026x (forward 1.035x); next to a busy process, 1.029x-1.062x.
+constexpr int64_t kMaxBlocks = 2;
 constexpr int64_t kMinBlock = 64;       // rows or columns per block, at least
 constexpr int64_t kSerialMacs = 1 << 21;  // below this, one call on one thread
 
