@@ -85,6 +85,9 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   std::copy(a.h0, a.h0 + BH, hbuf.data());
   if (Cell::kCellState) std::copy(a.c0, a.c0 + BH, cbuf.data());
   constexpr int P = Cell::kResetBefore ? 2 : 1;  // phases per step
+  // Unit blocks per tile in phase 1 (above), and the tiles' row stride.
+  constexpr int kPair = G == 1 && V::kWideRows > 0 ? 2 : 1;
+  constexpr long ldacc = kPair * NC;
   BlockScheduler sched;
 
 #ifdef _OPENMP
@@ -103,7 +106,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
       });
     std::vector<int> rows(B);
     std::vector<const T*> arows(B), xrows(fused_x ? B : 0);
-    std::vector<T> acc(static_cast<size_t>(B) * NC), accx(fused_x ? static_cast<size_t>(B) * NC : 0);
+    std::vector<T> acc(static_cast<size_t>(B) * ldacc), accx(fused_x ? static_cast<size_t>(B) * ldacc : 0);
     alignas(32) T ax[NC], hl[L], cl[L], gl[NC], ho[L], co[L], ex[E > 0 ? E * L : 1];
 
     for (int s = 0; s < Tn; ++s) {
@@ -119,51 +122,69 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
         for (int i = 0; i < nact; ++i) xrows[i] = a.x + (tb0 + rows[i]) * I;
 
       sched.run(1 + s * P, part, [&](int ub) {
-        const T* panel = packed + static_cast<size_t>(ub) * H * NC;
-        const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
-        // Frozen rows keep their state and output 0; training keeps every row's h_{t-1}.
-        for (int b = 0, i = 0; b < B; ++b) {
-          const long o = static_cast<long>(b) * H + j0;
-          if (train) std::copy(hp + o, hp + o + n, a.hprev + tb0 * H + o);
-          if (i < nact && rows[i] == b) {
-            ++i;
-            continue;
+        // One gate per unit (RNN): a block's tile is one vector wide where the ISA's are wider, so an
+        // even block takes the next one with it (their panels follow one another) and an odd one
+        // has nothing left to do.
+        if (ub % kPair != 0) return;
+        const int nq = nub - ub < kPair ? nub - ub : kPair;
+        for (int q = ub; q < ub + nq; ++q) {
+          const int j0 = q * L, n = H - j0 < L ? H - j0 : L;
+          // Frozen rows keep their state and output 0; training keeps every row's h_{t-1}.
+          for (int b = 0, i = 0; b < B; ++b) {
+            const long o = static_cast<long>(b) * H + j0;
+            if (train) std::copy(hp + o, hp + o + n, a.hprev + tb0 * H + o);
+            if (i < nact && rows[i] == b) {
+              ++i;
+              continue;
+            }
+            std::copy(hp + o, hp + o + n, hn + o);
+            std::fill(a.y + tb0 * H + o, a.y + tb0 * H + o + n, T(0));
+            if (Cell::kResetBefore && train) std::fill(a.extra + tb0 * H + o, a.extra + tb0 * H + o + n, T(0));
           }
-          std::copy(hp + o, hp + o + n, hn + o);
-          std::fill(a.y + tb0 * H + o, a.y + tb0 * H + o + n, T(0));
-          if (Cell::kResetBefore && train) std::fill(a.extra + tb0 * H + o, a.extra + tb0 * H + o + n, T(0));
         }
         // Reset-before GRU, phase 1: only the r, z columns now; n needs r*h of all units.
         // The h part with bh in, the x part (fused_x) with bx in: the cell reads the tiles' rows.
         const size_t tb = static_cast<size_t>(ub) * NC;
-        tile_rows<V>(arows.data(), nact, H, panel, NC, Cell::kResetBefore ? 2 * L : NC, acc.data(), NC,
-                     any_bh ? bh_tile.data() + tb : nullptr);
-        if (fused_x)
-          tile_rows<V>(xrows.data(), nact, I, packed_x + tb * I, NC, NC, accx.data(), NC, bx_tile.data() + tb);
-        for (int i = 0; i < nact; ++i) {
-          const long row = tb0 + rows[i];
-          const T* ahr = acc.data() + static_cast<long>(i) * NC;
-          // The x part: this row of the step's tile, or of the GEMM's result (gates H apart) plus bx.
-          const T* axr = ax;
+        const T* panel = packed + tb * H;
+        const T* bh_init = any_bh ? bh_tile.data() + tb : nullptr;
+        if constexpr (kPair == 2) {
+          tile_panels<V>(arows.data(), nact, H, panel, static_cast<long>(H) * NC, nq, acc.data(), ldacc, bh_init);
           if (fused_x)
-            axr = accx.data() + static_cast<long>(i) * NC;
-          else
-            for (int g = 0; g < G; ++g)
-              sum_lanes<V>(ax + g * L, xw.data() + (v0 + i) * GH + g * H + j0, bx.data() + g * H + j0, n);
-          if (Cell::kReadsH) load_lanes<V>(hl, hp + static_cast<long>(rows[i]) * H + j0, n);
-          // The cell writes the saved gates and extras in place (tile order, all 16 lanes).
-          T* grow = train || Cell::kResetBefore ? gstep + (static_cast<long>(ub) * B + rows[i]) * NC : gl;
-          if constexpr (Cell::kResetBefore) {
-            Cell::template forward_rz<V>(axr, ahr, hl, grow, ho);  // ho holds r*h here
-            store_lanes<V>(rh.data() + static_cast<long>(rows[i]) * H + j0, ho, n);
-            if (train) store_lanes<V>(a.extra + row * H + j0, ho, n);
-          } else {
-            if (Cell::kCellState) load_lanes<V>(cl, cbuf.data() + static_cast<long>(rows[i]) * H + j0, n);
-            T* erow = train && E > 0 ? a.extra + tile_offset(t, ub, rows[i], nub, B, E) : ex;
-            Cell::template forward<V>(axr, ahr, hl, cl, grow, ho, co, erow);
-            store_lanes<V>(hn + static_cast<long>(rows[i]) * H + j0, ho, n);
-            store_lanes<V>(a.y + row * H + j0, ho, n);
-            if (Cell::kCellState) store_lanes<V>(cbuf.data() + static_cast<long>(rows[i]) * H + j0, co, n);
+            tile_panels<V>(xrows.data(), nact, I, packed_x + tb * I, static_cast<long>(I) * NC, nq, accx.data(),
+                           ldacc, bx_tile.data() + tb);
+        } else {
+          tile_rows<V>(arows.data(), nact, H, panel, NC, Cell::kResetBefore ? 2 * L : NC, acc.data(), ldacc, bh_init);
+          if (fused_x)
+            tile_rows<V>(xrows.data(), nact, I, packed_x + tb * I, NC, NC, accx.data(), ldacc, bx_tile.data() + tb);
+        }
+        for (int q = ub; q < ub + nq; ++q) {
+          const int j0 = q * L, n = H - j0 < L ? H - j0 : L;
+          const long col = static_cast<long>(q - ub) * NC;  // block q's columns in the tiles' rows
+          for (int i = 0; i < nact; ++i) {
+            const long row = tb0 + rows[i];
+            const T* ahr = acc.data() + i * ldacc + col;
+            // The x part: this row of the step's tile, or of the GEMM's result (gates H apart) plus bx.
+            const T* axr = ax;
+            if (fused_x)
+              axr = accx.data() + i * ldacc + col;
+            else
+              for (int g = 0; g < G; ++g)
+                sum_lanes<V>(ax + g * L, xw.data() + (v0 + i) * GH + g * H + j0, bx.data() + g * H + j0, n);
+            if (Cell::kReadsH) load_lanes<V>(hl, hp + static_cast<long>(rows[i]) * H + j0, n);
+            // The cell writes the saved gates and extras in place (tile order, all 16 lanes).
+            T* grow = train || Cell::kResetBefore ? gstep + (static_cast<long>(q) * B + rows[i]) * NC : gl;
+            if constexpr (Cell::kResetBefore) {
+              Cell::template forward_rz<V>(axr, ahr, hl, grow, ho);  // ho holds r*h here
+              store_lanes<V>(rh.data() + static_cast<long>(rows[i]) * H + j0, ho, n);
+              if (train) store_lanes<V>(a.extra + row * H + j0, ho, n);
+            } else {
+              if (Cell::kCellState) load_lanes<V>(cl, cbuf.data() + static_cast<long>(rows[i]) * H + j0, n);
+              T* erow = train && E > 0 ? a.extra + tile_offset(t, q, rows[i], nub, B, E) : ex;
+              Cell::template forward<V>(axr, ahr, hl, cl, grow, ho, co, erow);
+              store_lanes<V>(hn + static_cast<long>(rows[i]) * H + j0, ho, n);
+              store_lanes<V>(a.y + row * H + j0, ho, n);
+              if (Cell::kCellState) store_lanes<V>(cbuf.data() + static_cast<long>(rows[i]) * H + j0, co, n);
+            }
           }
         }
       });

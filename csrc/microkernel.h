@@ -182,9 +182,13 @@ void tile_rows(const typename V::Elem* const* A, int nrows, int K, const typenam
 }
 
 // C = A·P for `npanels` separate [K][16] panels, each `pstride` elements after the last
-// (the backward's panels of W_hh and W_ih: pstride = K*16 when they follow one another).
+// (the backward's panels of W_hh and W_ih, and the RNN's forward ones: pstride = K*16 when they
+// follow one another), plus the row `init` [16*npanels] when it is given.
 template <class V>
 void tile_panels(const typename V::Elem* const* A, int nrows, int K, const typename V::Elem* P, long pstride,
-                 int npanels, typename V::Elem* C, int ldc) {
-  tile_blocks_from<V, false>(A, nrows, K, P, kBlock, pstride, npanels, C, ldc, nullptr);
+                 int npanels, typename V::Elem* C, int ldc, const typename V::Elem* init = nullptr) {
+  if (init != nullptr)
+    tile_blocks_from<V, true>(A, nrows, K, P, kBlock, pstride, npanels, C, ldc, init);
+  else
+    tile_blocks_from<V, false>(A, nrows, K, P, kBlock, pstride, npanels, C, ldc, init);
 }
