@@ -16,8 +16,8 @@
 
 // Whether the input projection is computed per step, in the time loop. A fixed function of
 // the shape and of this machine's L2 size (the two ways round differently; never of the
-// thread count). Not for the reset-before GRU, whose second phase reads the n gate's x part, which a
-// step's tile keeps in one thread's buffer.
+// thread count). Not for the reset-before GRU, whose second phase reads the n gate's x part,
+// which a step's tile keeps in one thread's buffer.
 // A block's two panels, (I + H) * G * 16 elements, are streamed once per tile of rows. Up to
 // 192 KB the tiles win; larger panels only for B >= 64 (more rows per stream) and within 1/8 of
 // the L2. Measured, forward at 2 threads:
@@ -85,7 +85,8 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   std::copy(a.h0, a.h0 + BH, hbuf.data());
   if (Cell::kCellState) std::copy(a.c0, a.c0 + BH, cbuf.data());
   constexpr int P = Cell::kResetBefore ? 2 : 1;  // phases per step
-  // Unit blocks per tile in phase 1 (above), and the tiles' row stride.
+  // Unit blocks per tile in the step's first phase (RNN: two where the ISA's tiles are wide),
+  // and the row stride of the tiles' results.
   constexpr int kPair = G == 1 && V::kWideRows > 0 ? 2 : 1;
   constexpr long ldacc = kPair * NC;
   BlockScheduler sched;

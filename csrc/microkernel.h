@@ -64,7 +64,9 @@ inline void micro_row(const typename V::Elem* a, int K, const typename V::Elem* 
     even[j] = kInit ? V::load(init + j * V::kWidth) : V::zero();
     odd[j] = V::zero();
   }
-  auto load = [&](int k, int j) { return V::load(P + static_cast<long>(k) * ldp + (j / NB) * pstride + (j % NB) * V::kWidth); };
+  auto load = [&](int k, int j) {
+    return V::load(P + static_cast<long>(k) * ldp + (j / NB) * pstride + (j % NB) * V::kWidth);
+  };
   int k = 0;
   for (; k + 2 <= K; k += 2) {
     const V a0 = V::set1(a[k]), a1 = V::set1(a[k + 1]);
