@@ -27,7 +27,7 @@ def compare(cell: str, shape: tuple[int, int, int, int], what: str, threads: int
     """Median ms per path and the median per-round ratio of each path's time to the first path's."""
     call = layer_call(_core, cell, shape, what, threads)
     times: dict[str, list[float]] = {p: [] for p in paths}
-    adaptive = _core.load_adaptive()
+    adaptive, before = _core.load_adaptive(), _core.simd_path()
     _core.set_load_adaptive(False)
     try:
         for p in paths:  # warm-up: packed weights, pool buffers
@@ -43,7 +43,7 @@ def compare(cell: str, shape: tuple[int, int, int, int], what: str, threads: int
                     best = min(best, time.perf_counter() - start)
                 times[p].append(best)
     finally:
-        _core.set_simd_path("auto")
+        _core.set_simd_path(before)
         _core.set_load_adaptive(adaptive)
     widest = times[paths[0]]
     return {"median_ms": {p: statistics.median(v) * 1e3 for p, v in times.items()},

@@ -59,18 +59,19 @@ SIMD_PATHS = ["avx512", "avx2+fma", "scalar"]
 
 
 def need_simd(path):
-    if path != "auto" and path not in _core.simd_paths():
+    if path not in _core.simd_paths():
         pytest.skip(f"this CPU cannot run the {path} kernels (it runs {_core.simd_paths()})")
 
 
 @pytest.fixture
 def simd_path(request):
     need_simd(request.param)
+    before = _core.simd_path()
     _core.set_simd_path(request.param)
     try:
         yield request.param
     finally:
-        _core.set_simd_path("auto")
+        _core.set_simd_path(before)
 
 
 @pytest.mark.parametrize("simd_path", SIMD_PATHS, indirect=True)
@@ -104,14 +105,14 @@ def _same_bits(a, b, label):
 def exact_threads(simd):
     """The SIMD path `simd`, and exactly the threads asked for however busy the machine is; restored after."""
     need_simd(simd)
-    before = cpp_backend.get_num_threads()
+    before, path = cpp_backend.get_num_threads(), _core.simd_path()
     _core.set_simd_path(simd)
     _core.set_load_adaptive(False)
     try:
         yield
     finally:
         cpp_backend.set_num_threads(before)
-        _core.set_simd_path("auto")
+        _core.set_simd_path(path)
         _core.set_load_adaptive(True)
 
 
@@ -200,7 +201,7 @@ def test_forward_directions_match_one_direction_at_a_time(rng, cell_name, B):
     for train in (True, False):
         expected = [_forward_fields(cpp.layer_forward(cell, x, h0s[d], c0s[d], weights[d], lengths, reverse=d == 1,
                                                       train=train)) for d in range(2)]
-        with exact_threads("auto"):
+        with exact_threads(_core.simd_path()):
             for n in (1, 2, 3):
                 cpp_backend.set_num_threads(n)
                 both = cpp.forward_directions(cell, x, h0s, c0s, weights, lengths, train=train)
@@ -223,7 +224,7 @@ def test_backward_directions_at_once_match_one_after_the_other(rng, cell_name):
     dys, dhs, dcs = ([p[k] for p in problems] for k in (5, 6, 7))
     clips = {"clip_gate": 0.1, "clip_value": 0.05}
     expected = [run_fields(cpp.layer_backward(cell, t, dy, dh, dc, **clips)) for t, dy, dh, dc in zip(tapes, dys, dhs, dcs)]
-    with exact_threads("auto"):
+    with exact_threads(_core.simd_path()):
         for n in (1, 2, 3):
             cpp_backend.set_num_threads(n)
             both = cpp.backward_directions(cell, tapes, dys, dhs, dcs, **clips)
@@ -297,7 +298,7 @@ def test_thread_setting_and_info():
     info = cpp_backend.build_info()
     paths = _core.simd_paths()
     assert paths[-1] == "scalar" and set(paths) <= set(SIMD_PATHS) and info["cpu_simd"] == paths[0]
-    assert info["simd"] == _core.simd_path() == paths[0]  # the widest, unless FUSEDRNN_SIMD says otherwise
+    assert info["simd"] == _core.simd_path() == path_for(os.environ.get("FUSEDRNN_SIMD"))
     with pytest.raises(ValueError, match=r"path: expected 'auto', 'scalar', 'avx2\+fma' or 'avx512', got 'sse9'"):
         _core.set_simd_path("sse9")
     for path in set(SIMD_PATHS) - set(paths):
@@ -305,12 +306,16 @@ def test_thread_setting_and_info():
             _core.set_simd_path(path)
 
 
+def path_for(asked):
+    """The path FUSEDRNN_SIMD=asked gives: the one named, or the widest this CPU runs below it."""
+    order = SIMD_PATHS[SIMD_PATHS.index(asked):] if asked in SIMD_PATHS else SIMD_PATHS
+    return next(p for p in order if p in _core.simd_paths())
+
+
 @pytest.mark.parametrize("asked", SIMD_PATHS + ["auto", "sse9"])
 def test_simd_path_from_the_environment(asked):
     """FUSEDRNN_SIMD chooses the path at import: the one named, or the widest this CPU runs below it."""
-    paths = _core.simd_paths()
-    order = SIMD_PATHS[SIMD_PATHS.index(asked):] if asked in SIMD_PATHS else SIMD_PATHS
-    expected = next(p for p in order if p in paths)
+    expected = path_for(asked)
     code = "from fusedrnn import _core; print(_core.simd_path())"
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "FUSEDRNN_SIMD": asked},
                          capture_output=True, text=True, check=True)
