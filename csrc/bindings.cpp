@@ -144,7 +144,8 @@ template <CellKind kCell, typename T>
 py::tuple layer_backward(const std::string& op, const py::array& x, const py::array& w_ih, const py::array& w_hh,
                          const py::array& lengths, bool reverse, const py::array& gates, const py::array& hprev,
                          const py::array& extra, const py::array& dy, const py::array& dh_n,
-                         const py::object& dc_n, double clip_gate, double clip_value, bool bias, int threads) {
+                         const py::object& dc_n, double clip_gate, double clip_value, bool bias, int threads,
+                         bool need_dx) {
   constexpr bool kLstm = kCell == CellKind::kLstm;
   const int G = fusedrnn::cell_gates(kCell), E = fusedrnn::cell_extra(kCell);
   if (x.ndim() != 3) fail(op, "x", "3 dimensions (T, B, I)", std::to_string(x.ndim()) + " dimensions");
@@ -177,8 +178,15 @@ py::tuple layer_backward(const std::string& op, const py::array& x, const py::ar
   a.bias = bias;
   a.threads = resolve_threads(op, threads);
 
-  py::array_t<T> dx = pooled<T>({Tn, B, I}), dh0 = pooled<T>({B, H}), dw_ih = pooled<T>({G * H, I}),
-                 dw_hh = pooled<T>({G * H, H}), db_ih = pooled<T>({G * H}), db_hh = pooled<T>({G * H});
+  py::array_t<T> dh0 = pooled<T>({B, H}), dw_ih = pooled<T>({G * H, I}), dw_hh = pooled<T>({G * H, H}),
+                 db_ih = pooled<T>({G * H}), db_hh = pooled<T>({G * H});
+  py::object dx = py::none();
+  py::array_t<T> dx_arr;
+  if (need_dx) {
+    dx_arr = pooled<T>({Tn, B, I});
+    a.dx = out(dx_arr);
+    dx = dx_arr;
+  }
   py::object dc0 = py::none();
   py::array_t<T> dc_arr;
   if (kLstm) {
@@ -186,7 +194,6 @@ py::tuple layer_backward(const std::string& op, const py::array& x, const py::ar
     a.dc0 = out(dc_arr);
     dc0 = dc_arr;
   }
-  a.dx = out(dx);
   a.dh0 = out(dh0);
   a.dw_ih = out(dw_ih);
   a.dw_hh = out(dw_hh);
@@ -221,13 +228,14 @@ void def_cell(py::module_& m, const std::string& name, const std::string& suffix
       [bwd](const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::array& lengths,
             bool reverse, const py::array& gates, const py::array& hprev, const py::array& extra,
             const py::array& dy, const py::array& dh_n, const py::object& dc_n, double clip_gate,
-            double clip_value, bool bias, int threads) {
+            double clip_value, bool bias, int threads, bool need_dx) {
         return layer_backward<kCell, T>(bwd, x, w_ih, w_hh, lengths, reverse, gates, hprev, extra, dy, dh_n, dc_n,
-                                        clip_gate, clip_value, bias, threads);
+                                        clip_gate, clip_value, bias, threads, need_dx);
       },
       "x"_a, "w_ih"_a, "w_hh"_a, "lengths"_a, "reverse"_a, "gates"_a, "hprev"_a, "extra"_a, "dy"_a, "dh_n"_a,
-      "dc_n"_a, "clip_gate"_a, "clip_value"_a, "bias"_a, "threads"_a = 0,
-      "BPTT of one layer and direction -> (dx, dh0, dc0 or None, dw_ih, dw_hh, db_ih, db_hh, sqnorm).");
+      "dc_n"_a, "clip_gate"_a, "clip_value"_a, "bias"_a, "threads"_a = 0, "need_dx"_a = true,
+      "BPTT of one layer and direction -> (dx or None when not need_dx, dh0, dc0 or None, dw_ih, dw_hh, db_ih, "
+      "db_hh, sqnorm).");
 }
 
 template <typename T>

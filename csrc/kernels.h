@@ -67,7 +67,7 @@ struct BackwardArgs {
   T clip_gate;       // 0: off
   T clip_value;      // 0: off
   bool bias;         // count db_ih, db_hh in sqnorm
-  T* dx;             // [T, B, I] out
+  T* dx;             // [T, B, I] out, or null: not computed
   T* dh0;            // [B, H] out
   T* dc0;            // [B, H] out, LSTM only
   T* dw_ih;          // [G*H, I] out

@@ -118,7 +118,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   std::copy(a.dh_n, a.dh_n + BH, a.dh0);  // dh0 / dc0 carry dh, dc through the loop
   if (Cell::kCellState) std::copy(a.dc_n, a.dc_n + BH, a.dc0);
   if (Tn == 0 || B == 0) {
-    std::fill(a.dx, a.dx + TB * I, T(0));
+    if (a.dx != nullptr) std::fill(a.dx, a.dx + TB * I, T(0));
     std::fill(a.dw_ih, a.dw_ih + GH * I, T(0));
     std::fill(a.dw_hh, a.dw_hh + GH * H, T(0));
     std::fill(a.db_ih, a.db_ih + GH, T(0));
@@ -260,7 +260,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   // dx and the weight gradients: one product each over the valid (t, b) rows; with frozen rows,
   // x, h_{t-1} (and r*h) are gathered to match and dx scattered back.
   const bool all = vp.all;
-  PoolBuffer<T> dxc(all ? 0 : static_cast<size_t>(NV) * I), xc(all ? 0 : static_cast<size_t>(NV) * I);
+  PoolBuffer<T> dxc(all || a.dx == nullptr ? 0 : static_cast<size_t>(NV) * I), xc(all ? 0 : static_cast<size_t>(NV) * I);
   PoolBuffer<T> hc(all ? 0 : static_cast<size_t>(NV) * H), ec(all || !Cell::kResetBefore ? 0 : static_cast<size_t>(NV) * H);
   if (!all) {
     vp.gather(a.lengths, Tn, B, a.x, I, xc.data());
@@ -269,11 +269,14 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   }
   const T* xs = all ? a.x : xc.data();
   const T* hs = all ? a.hprev : hc.data();
-  if (tiled_input_gradient(G, H))
+  if (a.dx == nullptr) {
+    // dx not asked for (an input that needs no gradient): its product is skipped.
+  } else if (tiled_input_gradient(G, H)) {
     input_gradient<V>(dgx.data(), NV, G, H, I, a.w_ih, all ? a.dx : dxc.data(), a.threads);
-  else
+  } else {
     gemm(false, false, NV, I, GH, T(1), dgx.data(), GH, a.w_ih, I, T(0), all ? a.dx : dxc.data(), I, a.threads);
-  if (!all) vp.scatter(a.lengths, Tn, B, dxc.data(), I, a.dx);
+  }
+  if (!all && a.dx != nullptr) vp.scatter(a.lengths, Tn, B, dxc.data(), I, a.dx);
   gemm(true, false, GH, I, NV, T(1), dgx.data(), GH, xs, I, T(0), a.dw_ih, I, a.threads);
   if constexpr (Cell::kResetBefore) {
     const T* es = all ? a.extra : ec.data();

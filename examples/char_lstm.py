@@ -103,7 +103,8 @@ def train(text: str, *, steps: int, hidden: int, seq_len: int, batch: int, lr: f
         y, state, tape = lstm.forward(x, state, train=True)
         loss, dlogits = cross_entropy(head_forward(head["head.weight"], head["head.bias"], y), targets)
         dy, dW, db = head_backward(head["head.weight"], y, dlogits)
-        grads = lstm.backward(tape, dy, clip=fr.Clip(max_norm=clip))   # clipping fused into BPTT
+        # Clipping fused into BPTT; the one-hot input needs no gradient.
+        grads = lstm.backward(tape, dy, clip=fr.Clip(max_norm=clip), input_grad=False)
         adam.step({**grads.params, "head.weight": dW, "head.bias": db})
         losses.append(loss)
         if (step + 1) % log_every == 0 or step + 1 == steps:

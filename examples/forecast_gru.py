@@ -69,7 +69,8 @@ def train(*, steps: int, hidden: int, window: int, min_window: int, batch: int, 
         # The loss reads only the final state: dy is zero and the gradient enters through dstate.
         dstate = np.zeros((1, B, hidden), np.float32)
         dstate[-1] = np.outer(dforecast, head["head.weight"])
-        grads = gru.backward(tape, np.zeros((T, B, hidden), np.float32), dstate, clip=fr.Clip(max_norm=clip))
+        grads = gru.backward(tape, np.zeros((T, B, hidden), np.float32), dstate, clip=fr.Clip(max_norm=clip),
+                             input_grad=False)  # the series itself needs no gradient
         adam.step({**grads.params, "head.weight": h_last.T @ dforecast, "head.bias": dforecast.sum()})
         if (step + 1) % log_every == 0 or step + 1 == steps:
             print(f"step {step + 1:5d}  train MSE {np.mean(losses[-log_every:]):.4f}  "

@@ -153,3 +153,32 @@ def test_cli_check_prints_a_table_and_fails_on_error():
     out = run_cli("check", "--backend", "numpy")
     assert out.returncode == 0, out.stderr
     assert "40 passed, 0 failed" in out.stdout and "gru_reset_before" in out.stdout
+
+
+@pytest.mark.parametrize("model_args", [
+    dict(cell=fr.LSTM, num_layers=2, bidirectional=True, batch_first=True),
+    dict(cell=fr.GRU, num_layers=1, bidirectional=False),
+    dict(cell=fr.RNN, num_layers=2, bidirectional=False, dropout=0.5),
+], ids=["lstm-2-bidirectional-batch_first", "gru-1", "rnn-2-dropout"])
+def test_backward_without_the_input_gradient(backend, model_args):
+    """input_grad=False: grads.x is None and every other gradient is the same bits as with it."""
+    args = dict(model_args)
+    cell = args.pop("cell")
+    model = cell(input_size=5, hidden_size=33, seed=3, **args)
+    rng = np.random.default_rng(4)
+    T, B = 17, 7
+    x = rng.standard_normal((B, T, 5) if args.get("batch_first") else (T, B, 5)).astype(np.float32)
+    lengths = rng.integers(0, T + 1, B)  # zeros included
+    with fr.use_backend(backend.name):
+        y, _, tape = model.forward(x, lengths=lengths, train=True, seed=5)
+        dy = rng.standard_normal(y.shape).astype(np.float32)
+        full = model.backward(tape, dy, clip=fr.Clip(max_norm=0.5, gate_value=0.2))
+        partial = model.backward(tape, dy, clip=fr.Clip(max_norm=0.5, gate_value=0.2), input_grad=False)
+    assert full.x is not None and full.x.shape == x.shape and partial.x is None
+    assert partial.norm == full.norm
+    for name, grad in full.params.items():
+        assert np.array_equal(partial.params[name], grad), name
+    for a, b in zip(np.atleast_1d(partial.state), np.atleast_1d(full.state)):
+        assert np.array_equal(a, b)
+    with pytest.raises(TypeError, match=r"input_grad: expected True or False, got str"):
+        model.backward(tape, dy, input_grad="no")

@@ -7,8 +7,8 @@ Per cell in (rnn_tanh, rnn_relu, lstm, gru, gru_reset_before) and dtype suffix (
      (gates and extra in the kernels' tile order, Hp = H rounded up to 16; the reset-before GRU's extra
      is [T,B,1,H]: csrc/kernels.h)
   <cell>_backward_<dt>(x, w_ih, w_hh, lengths, reverse, gates, hprev, extra, dy [T,B,H], dh_n [B,H],
-                       dc_n [B,H] | None, clip_gate, clip_value, bias, threads=0)
-      -> (dx, dh0, dc0 | None, dw_ih, dw_hh, db_ih, db_hh, sqnorm)
+                       dc_n [B,H] | None, clip_gate, clip_value, bias, threads=0, need_dx=True)
+      -> (dx | None (need_dx False: not computed), dh0, dc0 | None, dw_ih, dw_hh, db_ih, db_hh, sqnorm)
 threads=0 uses get_num_threads(). Returned arrays come from a buffer pool reused across calls;
 packed W_hh (and W_ih where the input projection runs per step) is cached per array and repacked when its
 bytes change (release_memory() drops both). Arrays must have exactly the dtype, C order and shapes;
@@ -39,7 +39,7 @@ def _forward(x: _Arr, h0: _Arr, c0: _Arr | None, w_ih: _Arr, w_hh: _Arr, b_ih: _
              lengths: _Arr, reverse: bool, train: bool, threads: int = 0) -> _Fwd: ...
 def _backward(x: _Arr, w_ih: _Arr, w_hh: _Arr, lengths: _Arr, reverse: bool, gates: _Arr, hprev: _Arr,
               extra: _Arr, dy: _Arr, dh_n: _Arr, dc_n: _Arr | None, clip_gate: float, clip_value: float,
-              bias: bool, threads: int = 0) -> _Bwd: ...
+              bias: bool, threads: int = 0, need_dx: bool = True) -> _Bwd: ...
 
 rnn_tanh_forward_f32 = _forward
 rnn_tanh_forward_f64 = _forward

@@ -126,11 +126,13 @@ class RecurrentNetwork:
             y = np.ascontiguousarray(y.transpose(1, 0, 2))
         return y, self._pack_state(h_n, c_n), tape
 
-    def backward(self, tape, dy, dstate=None, clip: Clip | None = None) -> Grads:
+    def backward(self, tape, dy, dstate=None, clip: Clip | None = None, *, input_grad: bool = True) -> Grads:
         """Backpropagation through time from a training forward's tape.
 
         dy: gradient of y (same shape as y); dstate: gradient of the final state (h, or (h, c)
-        for LSTM), zeros when None; clip: a ``Clip`` (max_norm, value, gate_value) or None.
+        for LSTM), zeros when None; clip: a ``Clip`` (max_norm, value, gate_value) or None;
+        input_grad: False when x needs no gradient (raw features): ``Grads.x`` is then None and
+        the cpp backend skips its product, as torch does for an input without requires_grad.
         Returns Grads(x, state, params, norm); ``norm`` is the parameter gradient norm before
         max_norm scaling, as ``torch.nn.utils.clip_grad_norm_`` returns it.
         """
@@ -142,6 +144,8 @@ class RecurrentNetwork:
             clip = Clip()
         if not isinstance(clip, Clip):
             raise TypeError(f"clip: expected fusedrnn.Clip or None, got {type(clip).__name__}")
+        if not isinstance(input_grad, (bool, np.bool_)):
+            raise TypeError(f"input_grad: expected True or False, got {type(input_grad).__name__}")
         config = self.config
         T, B, _ = tape.x_shape
         y_shape = (B, T, config.num_directions * config.hidden_size) if self.batch_first else (
@@ -153,8 +157,10 @@ class RecurrentNetwork:
         dh_n, dc_n = validate.cell_state(config.cell, dstate, "dstate")
         dh_n = validate.state(dh_n, "dh_n", shape, tape.dtype)
         dc_n = validate.state(dc_n, "dc_n", shape, tape.dtype) if config.cell.has_cell_state else None
-        result = network.backward(tape, self.params, dy, dh_n, dc_n, clip)
-        dx = np.ascontiguousarray(result.dx.transpose(1, 0, 2)) if self.batch_first else result.dx
+        result = network.backward(tape, self.params, dy, dh_n, dc_n, clip, need_dx=bool(input_grad))
+        dx = result.dx
+        if self.batch_first and dx is not None:
+            dx = np.ascontiguousarray(dx.transpose(1, 0, 2))
         return Grads(x=dx, state=self._pack_state(result.dh0, result.dc0), params=result.params, norm=result.norm)
 
     def _pack_state(self, h, c):

@@ -55,7 +55,7 @@ class NetworkTape:
 
 @dataclass(frozen=True)
 class NetworkGrads:
-    dx: np.ndarray                  # [T, B, I]
+    dx: np.ndarray | None           # [T, B, I]; None when need_dx is False
     dh0: np.ndarray                 # [L*D, B, H]
     dc0: np.ndarray | None          # [L*D, B, H] for LSTM
     params: dict[str, np.ndarray]
@@ -140,11 +140,14 @@ def backward(
     dh_n: np.ndarray,
     dc_n: np.ndarray | None,
     clip: Clip,
+    *,
+    need_dx: bool = True,
 ) -> NetworkGrads:
     """Gradients of x, the initial states and every parameter, with clipping fused as Clip says.
 
     dy [T, B, D*H], dh_n / dc_n [L*D, B, H] (zeros when the caller gave none). Runs on the
-    backend that made the tape (its saved activations are that backend's own).
+    backend that made the tape (its saved activations are that backend's own). need_dx=False:
+    dx is None, and the first layer's backends may skip its product.
     """
     config = tape.config
     compute = backends.get(tape.backend)
@@ -154,8 +157,10 @@ def backward(
     grads: dict[str, np.ndarray] = {}
     sqnorm = 0.0
     dlayer = dy
-    clips = {"clip_gate": clip.gate_value or 0.0, "clip_value": clip.value or 0.0}
     for layer in reversed(range(config.num_layers)):
+        # Every layer but the first passes dx on; the first's is the caller's, if asked for.
+        clips = {"clip_gate": clip.gate_value or 0.0, "clip_value": clip.value or 0.0,
+                 "need_dx": need_dx or layer > 0}
         ks = [layer * D + direction for direction in range(D)]
         dys = [dlayer] if D == 1 else [np.ascontiguousarray(dlayer[:, :, d * H : (d + 1) * H]) for d in range(D)]
         dcs = [None if dc_n is None else dc_n[k] for k in ks]
@@ -168,7 +173,8 @@ def backward(
                            for d, k in enumerate(ks)]
         dx = None
         for direction, (k, g) in enumerate(zip(ks, layer_grads)):
-            dx = g.dx if dx is None else dx + g.dx
+            if g.dx is not None:
+                dx = g.dx if dx is None else dx + g.dx
             dh0[k] = g.dh0
             if dc0 is not None:
                 dc0[k] = g.dc0
@@ -177,7 +183,7 @@ def backward(
             grads[w_ih], grads[w_hh] = g.dw_ih, g.dw_hh
             if config.bias:
                 grads[b_ih], grads[b_hh] = g.db_ih, g.db_hh
-        if layer > 0 and tape.dropout_masks[layer - 1] is not None:
+        if layer > 0 and tape.dropout_masks[layer - 1] is not None:  # dx is there: layer > 0
             dx = dx * tape.dropout_masks[layer - 1]
         dlayer = dx
     norm = math.sqrt(sqnorm)

@@ -88,12 +88,13 @@ class LayerResult:
 class LayerGrads:
     """Backward of one layer and direction.
 
-    dx: [T, B, I]  dh0, dc0: [B, H]  dw_ih: [G*H, I]  dw_hh: [G*H, H]  db_ih, db_hh: [G*H]
+    dx: [T, B, I], or None when not asked for (need_dx=False)
+    dh0, dc0: [B, H]  dw_ih: [G*H, I]  dw_hh: [G*H, H]  db_ih, db_hh: [G*H]
     sqnorm: sum of squares of the parameter gradients (biases only if weights.bias),
             taken after the ``value`` clamp; the network adds them up for ``max_norm``.
     """
 
-    dx: np.ndarray
+    dx: np.ndarray | None
     dh0: np.ndarray
     dc0: np.ndarray | None
     dw_ih: np.ndarray
@@ -107,14 +108,14 @@ class LayerGrads:
 class Grads:
     """Gradients returned by ``Model.backward``.
 
-    x:      same shape and layout as the forward input
+    x:      same shape and layout as the forward input (None after backward(..., input_grad=False))
     state:  gradient of the initial state: h0 [L*D, B, H], or (h0, c0) for LSTM
     params: parameter name -> gradient, PyTorch names and shapes (after clipping)
     norm:   global L2 norm of the parameter gradients before ``max_norm`` scaling
             (after the ``value`` clamp), as ``clip_grad_norm_`` returns it
     """
 
-    x: np.ndarray
+    x: np.ndarray | None
     state: Any
     params: dict[str, np.ndarray]
     norm: float

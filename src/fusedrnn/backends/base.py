@@ -25,14 +25,16 @@ Semantics (DESIGN.md), with x: [T, B, I], h0/c0: [B, H], lengths: [B] int64,
   db_hh) is clamped to [-clip_value, clip_value] (clip_grad_value_); dx, dh0, dc0 never are.
 - sqnorm: sum of squares of the returned parameter gradients (after the value clamp),
   biases included only when weights.bias.
+- need_dx=False: dx is returned as None (the input needs no gradient); a backend may then
+  skip its product.
 
 Optional, for both directions of a bidirectional layer (lists of two, forward direction
 first), computed however is fastest (the cpp backend runs them at once); ``network.py`` uses
 them where a backend has them:
 - ``forward_directions(cell, x, h0s, c0s, weights, lengths, *, train)`` returns
   ``[LayerResult, LayerResult]``, the same as ``layer_forward`` with reverse=False, then True;
-- ``backward_directions(cell, tapes, dys, dh_ns, dc_ns, *, clip_gate, clip_value)`` returns
-  ``[LayerGrads, LayerGrads]``, the same as ``layer_backward`` on each direction.
+- ``backward_directions(cell, tapes, dys, dh_ns, dc_ns, *, clip_gate, clip_value, need_dx=True)``
+  returns ``[LayerGrads, LayerGrads]``, the same as ``layer_backward`` on each direction.
 """
 
 from __future__ import annotations
@@ -71,4 +73,5 @@ class Backend(Protocol):
         *,
         clip_gate: float,
         clip_value: float,
+        need_dx: bool = True,
     ) -> LayerGrads: ...

@@ -118,33 +118,35 @@ class CppBackend:
             tape = LayerTape(x=x, h0=h0, c0=c0, weights=weights, lengths=lengths, reverse=reverse, saved=saved)
         return LayerResult(y=y, h_n=h_n, c_n=c_n, tape=tape)
 
-    def layer_backward(self, cell, tape: LayerTape, dy, dh_n, dc_n, *, clip_gate, clip_value) -> LayerGrads:
-        return self._backward(cell, tape, dy, dh_n, dc_n, clip_gate, clip_value, _apply(get_num_threads()))
+    def layer_backward(self, cell, tape: LayerTape, dy, dh_n, dc_n, *, clip_gate, clip_value,
+                       need_dx=True) -> LayerGrads:
+        return self._backward(cell, tape, dy, dh_n, dc_n, clip_gate, clip_value, need_dx, _apply(get_num_threads()))
 
-    def backward_directions(self, cell, tapes, dys, dh_ns, dc_ns, *, clip_gate, clip_value) -> list[LayerGrads]:
+    def backward_directions(self, cell, tapes, dys, dh_ns, dc_ns, *, clip_gate, clip_value,
+                            need_dx=True) -> list[LayerGrads]:
         """Both directions of a bidirectional layer: as layer_backward on each, but at once, each on
         half the threads. A direction's team synchronises at every step; two teams of one thread
         need no synchronisation, and the kernels release the GIL (bench/RESULTS.md: the backward of
         LSTM T=50 B=32 H=256 1.08-1.13x at 2 threads). The results are the same bits either way."""
         n = _apply(get_num_threads())
         if n < 2:
-            return [self._backward(cell, t, dy, dh, dc, clip_gate, clip_value, n)
+            return [self._backward(cell, t, dy, dh, dc, clip_gate, clip_value, need_dx, n)
                     for t, dy, dh, dc in zip(tapes, dys, dh_ns, dc_ns)]
         half = n // 2
         second = _helper_thread().submit(self._backward, cell, tapes[1], dys[1], dh_ns[1], dc_ns[1], clip_gate,
-                                         clip_value, n - half)
+                                         clip_value, need_dx, n - half)
         try:
-            first = self._backward(cell, tapes[0], dys[0], dh_ns[0], dc_ns[0], clip_gate, clip_value, half)
+            first = self._backward(cell, tapes[0], dys[0], dh_ns[0], dc_ns[0], clip_gate, clip_value, need_dx, half)
         finally:
             done = second.result()  # never left running, even when the first direction raised
         return [first, done]
 
-    def _backward(self, cell, tape: LayerTape, dy, dh_n, dc_n, clip_gate, clip_value, n: int) -> LayerGrads:
+    def _backward(self, cell, tape: LayerTape, dy, dh_n, dc_n, clip_gate, clip_value, need_dx, n: int) -> LayerGrads:
         gates, hprev, extra = tape.saved
         w = tape.weights
         dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, sqnorm = _kernel(cell, "backward", tape.x.dtype)(
             tape.x, w.w_ih, w.w_hh, tape.lengths, tape.reverse, gates, hprev, extra, dy, dh_n, dc_n,
-            float(clip_gate), float(clip_value), bool(w.bias), n,
+            float(clip_gate), float(clip_value), bool(w.bias), n, bool(need_dx),
         )
         return LayerGrads(dx=dx, dh0=dh0, dc0=dc0, dw_ih=dw_ih, dw_hh=dw_hh, db_ih=db_ih, db_hh=db_hh, sqnorm=sqnorm)
 

@@ -6,6 +6,8 @@ layer.py holds the time loop. The protocol it implements: fusedrnn/backends/base
 
 from __future__ import annotations
 
+import dataclasses
+
 from .layer import layer_backward, layer_forward
 
 
@@ -17,8 +19,9 @@ class NumpyBackend:
     def layer_forward(self, cell, x, h0, c0, weights, lengths, *, reverse, train):
         return layer_forward(cell, x, h0, c0, weights, lengths, reverse=reverse, train=train)
 
-    def layer_backward(self, cell, tape, dy, dh_n, dc_n, *, clip_gate, clip_value):
-        return layer_backward(cell, tape, dy, dh_n, dc_n, clip_gate=clip_gate, clip_value=clip_value)
+    def layer_backward(self, cell, tape, dy, dh_n, dc_n, *, clip_gate, clip_value, need_dx=True):
+        grads = layer_backward(cell, tape, dy, dh_n, dc_n, clip_gate=clip_gate, clip_value=clip_value)
+        return grads if need_dx else dataclasses.replace(grads, dx=None)
 
 
 BACKEND = NumpyBackend()

@@ -77,6 +77,7 @@ class RecurrentFunction(torch.autograd.Function):
         _ = ctx.saved_tensors  # raises if an input or output was modified in place since forward
         tape = ctx.tape
         dtype = tape.dtype
+        need = ctx.needs_input_grad
         result = network.backward(
             tape,
             ctx.arrays,
@@ -84,8 +85,8 @@ class RecurrentFunction(torch.autograd.Function):
             np.ascontiguousarray(_view(dh_n), dtype=dtype),
             None if dc_n is None else np.ascontiguousarray(_view(dc_n), dtype=dtype),
             Clip(),
+            need_dx=need[_X],  # as torch's own RNNs, no dx product for an input without requires_grad
         )
-        need = ctx.needs_input_grad
         dx = _tensor(result.dx) if need[_X] else None
         dh0 = _tensor(result.dh0) if need[_H0] and ctx.given[0] else None
         dc0 = _tensor(result.dc0) if need[_C0] and ctx.given[1] else None

@@ -19,6 +19,7 @@ try:
 except ImportError as error:  # the registry reports this message as the reason
     raise ImportError(f"the numba backend needs numba (pip install 'fusedrnn[numba]'): {error}") from error
 
+import dataclasses
 import time
 from typing import Iterable
 
@@ -59,8 +60,10 @@ class NumbaBackend:
         *,
         clip_gate: float,
         clip_value: float,
+        need_dx: bool = True,
     ) -> LayerGrads:
-        return layer_backward(cell, tape, dy, dh_n, dc_n, clip_gate=clip_gate, clip_value=clip_value)
+        grads = layer_backward(cell, tape, dy, dh_n, dc_n, clip_gate=clip_gate, clip_value=clip_value)
+        return grads if need_dx else dataclasses.replace(grads, dx=None)
 
     def warmup(
         self, dtypes: Iterable[type | np.dtype] = (np.float32, np.float64), cells: Iterable[str] | None = None
