@@ -158,8 +158,9 @@ void tile_blocks_from(const typename V::Elem* const* A, int nrows, int K, const 
     if constexpr (NB == 1) {
       run(std::integral_constant<int, 4>{});  // an LSTM panel's 64 columns
       run(std::integral_constant<int, 3>{});  // a GRU panel's 48
+    } else if constexpr (NB == 2) {
+      run(std::integral_constant<int, 8>{});
     }
-    if constexpr (NB <= 2) run(std::integral_constant<int, 4 * NB>{});
     if constexpr (NB <= 4) run(std::integral_constant<int, 2 * NB>{});
     run(std::integral_constant<int, NB>{});
     return;

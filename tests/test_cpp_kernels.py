@@ -42,14 +42,18 @@ def make_problem(rng, cell, T, B, I, H, dtype):
     return w, x, h0, c0, lengths, dy, dh, dc
 
 
+def run_fields(g):
+    """A LayerGrads as a dict of arrays, for comparisons."""
+    return {"dx": g.dx, "dh0": g.dh0, "dc0": g.dc0, "dw_ih": g.dw_ih, "dw_hh": g.dw_hh, "db_ih": g.db_ih,
+            "db_hh": g.db_hh, "sqnorm": np.float64(g.sqnorm)}
+
+
 def run(backend, cell, problem, reverse, clip_gate=0.0, clip_value=0.0):
     w, x, h0, c0, lengths, dy, dh, dc = problem
     fwd = backend.layer_forward(cell, x, h0, c0, w, lengths, reverse=reverse, train=True)
     inf = backend.layer_forward(cell, x, h0, c0, w, lengths, reverse=reverse, train=False)
     g = backend.layer_backward(cell, fwd.tape, dy, dh, dc, clip_gate=clip_gate, clip_value=clip_value)
-    out = {"y": fwd.y, "y_inference": inf.y, "h_n": fwd.h_n, "c_n": fwd.c_n, "dx": g.dx, "dh0": g.dh0,
-           "dc0": g.dc0, "dw_ih": g.dw_ih, "dw_hh": g.dw_hh, "db_ih": g.db_ih, "db_hh": g.db_hh,
-           "sqnorm": np.float64(g.sqnorm)}
+    out = {"y": fwd.y, "y_inference": inf.y, "h_n": fwd.h_n, "c_n": fwd.c_n, **run_fields(g)}
     return out
 
 
@@ -232,11 +236,6 @@ def test_backward_directions_at_once_match_one_after_the_other(rng, cell_name):
                 _same_bits(expected[d], run_fields(both[d]), f"{cell_name} direction {d}, {n} threads")
     with pytest.raises(ValueError, match=r"dy: expected shape"):  # the second direction's error reaches the caller
         cpp.backward_directions(cell, tapes, [dys[0], dys[1][:, :, :-1].copy()], dhs, dcs, **clips)
-
-
-def run_fields(g):
-    return {"dx": g.dx, "dh0": g.dh0, "dc0": g.dc0, "dw_ih": g.dw_ih, "dw_hh": g.dw_hh, "db_ih": g.db_ih,
-            "db_hh": g.db_hh, "sqnorm": np.float64(g.sqnorm)}
 
 
 def _lstm_args(T=3, B=2, I=4, H=5, dtype=np.float32):

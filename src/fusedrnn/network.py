@@ -159,17 +159,17 @@ def backward(
     dlayer = dy
     for layer in reversed(range(config.num_layers)):
         # Every layer but the first passes dx on; the first's is the caller's, if asked for.
-        clips = {"clip_gate": clip.gate_value or 0.0, "clip_value": clip.value or 0.0,
-                 "need_dx": need_dx or layer > 0}
+        options = {"clip_gate": clip.gate_value or 0.0, "clip_value": clip.value or 0.0,
+                   "need_dx": need_dx or layer > 0}
         ks = [layer * D + direction for direction in range(D)]
         dys = [dlayer] if D == 1 else [np.ascontiguousarray(dlayer[:, :, d * H : (d + 1) * H]) for d in range(D)]
         dcs = [None if dc_n is None else dc_n[k] for k in ks]
         layer_grads: list[LayerGrads]
         if D == 2 and hasattr(compute, "backward_directions"):
             layer_grads = compute.backward_directions(
-                config.cell, list(tape.layers[layer]), dys, [dh_n[k] for k in ks], dcs, **clips)
+                config.cell, list(tape.layers[layer]), dys, [dh_n[k] for k in ks], dcs, **options)
         else:
-            layer_grads = [compute.layer_backward(config.cell, tape.layers[layer][d], dys[d], dh_n[k], dcs[d], **clips)
+            layer_grads = [compute.layer_backward(config.cell, tape.layers[layer][d], dys[d], dh_n[k], dcs[d], **options)
                            for d, k in enumerate(ks)]
         dx = None
         for direction, (k, g) in enumerate(zip(ks, layer_grads)):

@@ -80,6 +80,18 @@ def _helper_thread() -> ThreadPoolExecutor:
     return _helper[0]
 
 
+def _both_at_once(run, n: int) -> list:
+    """[run(0, threads), run(1, threads)] for the two directions: direction 1 on the helper thread, at
+    the same time as direction 0 here, splitting n threads between them (the kernels release the GIL)."""
+    half = n // 2
+    second = _helper_thread().submit(run, 1, n - half)
+    try:
+        first = run(0, half)
+    finally:
+        done = second.result()  # never left running, even when the first direction raised
+    return [first, done]
+
+
 class CppBackend:
     """Fused C++ kernels: one OpenMP region per layer call, GIL released throughout."""
 
@@ -97,17 +109,13 @@ class CppBackend:
         first), at once on half the threads each for batches below 16, whose input projection is one
         product before the time loop (bench/RESULTS.md: LSTM T=100 H=256 at 2 threads, B=1-8
         1.13x-1.24x; at B=16, with the input tiles in the loop, 0.91x, so one after the other)."""
+        def run(d: int, threads: int) -> LayerResult:
+            return self._forward(cell, x, h0s[d], c0s[d], weights[d], lengths, d == 1, train, threads)
+
         n = _apply(get_num_threads())
         if n < 2 or x.shape[1] >= 16:
-            return [self._forward(cell, x, h0s[d], c0s[d], weights[d], lengths, d == 1, train, n) for d in range(2)]
-        half = n // 2
-        second = _helper_thread().submit(self._forward, cell, x, h0s[1], c0s[1], weights[1], lengths, True, train,
-                                         n - half)
-        try:
-            first = self._forward(cell, x, h0s[0], c0s[0], weights[0], lengths, False, train, half)
-        finally:
-            done = second.result()  # never left running, even when the first direction raised
-        return [first, done]
+            return [run(0, n), run(1, n)]
+        return _both_at_once(run, n)
 
     def _forward(self, cell, x, h0, c0, weights: LayerWeights, lengths, reverse, train, n: int) -> LayerResult:
         y, h_n, c_n, saved = _kernel(cell, "forward", x.dtype)(
@@ -128,18 +136,13 @@ class CppBackend:
         half the threads. A direction's team synchronises at every step; two teams of one thread
         need no synchronisation, and the kernels release the GIL (bench/RESULTS.md: the backward of
         LSTM T=50 B=32 H=256 1.08-1.13x at 2 threads). The results are the same bits either way."""
+        def run(d: int, threads: int) -> LayerGrads:
+            return self._backward(cell, tapes[d], dys[d], dh_ns[d], dc_ns[d], clip_gate, clip_value, need_dx, threads)
+
         n = _apply(get_num_threads())
         if n < 2:
-            return [self._backward(cell, t, dy, dh, dc, clip_gate, clip_value, need_dx, n)
-                    for t, dy, dh, dc in zip(tapes, dys, dh_ns, dc_ns)]
-        half = n // 2
-        second = _helper_thread().submit(self._backward, cell, tapes[1], dys[1], dh_ns[1], dc_ns[1], clip_gate,
-                                         clip_value, need_dx, n - half)
-        try:
-            first = self._backward(cell, tapes[0], dys[0], dh_ns[0], dc_ns[0], clip_gate, clip_value, need_dx, half)
-        finally:
-            done = second.result()  # never left running, even when the first direction raised
-        return [first, done]
+            return [run(0, n), run(1, n)]
+        return _both_at_once(run, n)
 
     def _backward(self, cell, tape: LayerTape, dy, dh_n, dc_n, clip_gate, clip_value, need_dx, n: int) -> LayerGrads:
         gates, hprev, extra = tape.saved
