@@ -52,12 +52,12 @@ double clamp_sqnorm(T* p, long n, T clip, int threads) {
 // 0.97-0.99x; RNN H=256 (256) 0.97-0.98x.
 inline bool tiled_input_gradient(int G, int H) { return static_cast<long>(G) * H >= 1024; }
 
-// dx = dG · W_ih: rows [NV][G*H] of the gate gradients against W_ih's backward panels (packed
-// once and cached like W_hh's), in chunks of rows that stay in cache across the panels. Each
-// element is one tile accumulator over G*H in order: the same bits for any thread count.
+// dx = dG · W_ih: rows [NV][G*H] of the gate gradients (ldg apart) against W_ih's backward
+// panels (packed once and cached like W_hh's), in chunks of rows that stay in cache across the
+// panels. Each element is one tile accumulator over G*H in order: the same bits for any thread count.
 template <class V>
-void input_gradient(const typename V::Elem* dg, long rows, int G, int H, int I, const typename V::Elem* w_ih,
-                    typename V::Elem* dx, int threads) {
+void input_gradient(const typename V::Elem* dg, long ldg, long rows, int G, int H, int I,
+                    const typename V::Elem* w_ih, typename V::Elem* dx, int threads) {
   using T = typename V::Elem;
   constexpr long kMaxChunk = 96;
   const long GH = static_cast<long>(G) * H;
@@ -87,7 +87,7 @@ void input_gradient(const typename V::Elem* dg, long rows, int G, int H, int I, 
     for (long c = 0; c < nchunks; ++c) {
       const long r0 = c * chunk;
       const int nr = static_cast<int>(rows - r0 < chunk ? rows - r0 : chunk);
-      for (int i = 0; i < nr; ++i) arows[i] = dg + (r0 + i) * GH;
+      for (int i = 0; i < nr; ++i) arows[i] = dg + (r0 + i) * ldg;
       // Full column blocks a pair at a time (wide tiles, where the ISA has them), then the tail.
       for (int cb = 0; cb < nfull; cb += 2) {
         const int np = nfull - cb < 2 ? 1 : 2;
@@ -103,6 +103,19 @@ void input_gradient(const typename V::Elem* dg, long rows, int G, int H, int I, 
     }
   }
   if (pw.fresh) store_packed(std::move(pw.fresh));
+}
+
+// Row stride of the gate-gradient rows: G*H, one cache line more where G*H*sizeof(T) is a
+// multiple of 4 KB (LSTM H = 256, 512). The tiles read a dozen rows at once, and rows 4 KB
+// apart all fall in one set of the L1 (64 sets of 64 bytes), more rows than it has ways.
+// Backward at 2 threads, padded against not (bench/ab_builds.py, AMD EPYC with AVX-512): LSTM
+// T=50 B=32 H=256 1.087x, 1.033x; T=100 B=64 H=512 1.058x. Strides of 1-3 KB, which spread
+// over 2-4 sets, gained nothing: GRU H=256 (3 KB) 0.97x and 0.95x, RNN H=256 1.01x, LSTM
+// H=128 1.02x.
+template <typename T>
+long gate_grad_stride(long GH) {
+  constexpr long kLine = 64 / static_cast<long>(sizeof(T));
+  return GH * static_cast<long>(sizeof(T)) % 4096 == 0 ? GH + kLine : GH;
 }
 
 template <class Cell, class V>
@@ -130,7 +143,8 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   // and the dx and weight-gradient products then skip them.
   const ValidPairs vp(a.lengths, Tn, B);
   const long NV = vp.n;
-  PoolBuffer<T> dgx(static_cast<size_t>(NV) * GH), dgh_own(kSplitH ? static_cast<size_t>(NV) * GH : 0);
+  const long ldg = gate_grad_stride<T>(GH);
+  PoolBuffer<T> dgx(static_cast<size_t>(NV) * ldg), dgh_own(kSplitH ? static_cast<size_t>(NV) * ldg : 0);
   T* dgh = kSplitH ? dgh_own.data() : dgx.data();
   std::vector<double> dbx(GH, 0.0), dbh(kSplitH ? GH : 0, 0.0);
   const int nub = (H + L - 1) / L;
@@ -179,7 +193,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
             const int ahead = rows[i + kAhead];
             for (int g = 0; g < G; ++g) {
               prefetch_lanes(a.gates + tile_offset(t, ub, ahead, nub, B, G) + g * L);
-              prefetch_lanes(dgx.data() + (vrow + kAhead) * GH + g * H + j0, true);
+              prefetch_lanes(dgx.data() + (vrow + kAhead) * ldg + g * H + j0, true);
             }
             if (erow != nullptr)
               for (int e = 0; e < E; ++e) prefetch_lanes(a.extra + tile_offset(t, ub, ahead, nub, B, E) + e * L);
@@ -190,14 +204,14 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
           sum_lanes<V>(dh, D + static_cast<long>(b) * H + j0, a.dy + row * H + j0, n);
           if constexpr (Cell::kResetBefore) {
             Cell::template backward_nz<V>(grow, hl, dh, a.clip_gate, dgxl, dhd);
-            for (int g = 1; g < 3; ++g) store_lanes<V>(dgx.data() + vrow * GH + g * H + j0, dgxl + g * L, n);
+            for (int g = 1; g < 3; ++g) store_lanes<V>(dgx.data() + vrow * ldg + g * H + j0, dgxl + g * L, n);
           } else {
             if (Cell::kCellState) load_lanes<V>(dc, C + static_cast<long>(b) * H + j0, n);
             Cell::template backward<V>(grow, hl, erow, dh, dc, a.clip_gate, dgxl, dghl, dhd);
             if (Cell::kCellState) store_lanes<V>(C + static_cast<long>(b) * H + j0, dc, n);
             for (int g = 0; g < G; ++g) {
-              store_lanes<V>(dgx.data() + vrow * GH + g * H + j0, dgxl + g * L, n);
-              if (kSplitH) store_lanes<V>(dgh + vrow * GH + g * H + j0, dghl + g * L, n);
+              store_lanes<V>(dgx.data() + vrow * ldg + g * H + j0, dgxl + g * L, n);
+              if (kSplitH) store_lanes<V>(dgh + vrow * ldg + g * H + j0, dghl + g * L, n);
               // Bias gradients summed as they are produced (fixed order: steps, then rows);
               // db_hh is a sum of its own only where the h part differs (kSplitH).
               double* bx = dbx.data() + g * H + j0;
@@ -213,7 +227,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
       });
       if constexpr (Cell::kResetBefore) {
         // Phase 2: drh = da_n · W_hn for the block's units, then da_r and the r path into dh_{t-1}.
-        for (int i = 0; i < nact; ++i) arows[i] = dgx.data() + (v0 + i) * GH + 2 * H;
+        for (int i = 0; i < nact; ++i) arows[i] = dgx.data() + (v0 + i) * ldg + 2 * H;
         sched.run(2 + s * P, part, [&](int ub) {
           const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
           const T* panel = packed + static_cast<size_t>(ub) * GH * L;
@@ -225,10 +239,10 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
             load_lanes<V>(hl, a.hprev + row * H + j0, n);
             load_lanes<V>(dhd, D + static_cast<long>(b) * H + j0, n);
             Cell::template backward_r<V>(grow, hl, acc.data() + static_cast<long>(i) * L, a.clip_gate, dgxl, dhd);
-            store_lanes<V>(dgx.data() + vrow * GH + j0, dgxl, n);
+            store_lanes<V>(dgx.data() + vrow * ldg + j0, dgxl, n);
             store_lanes<V>(D + static_cast<long>(b) * H + j0, dhd, n);
             for (int g = 0; g < G; ++g) {
-              const T* dgr = dgx.data() + vrow * GH + g * H + j0;
+              const T* dgr = dgx.data() + vrow * ldg + g * H + j0;
               double* bx = dbx.data() + g * H + j0;
               for (int u = 0; u < n; ++u) bx[u] += dgr[u];
             }
@@ -238,7 +252,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
       // Last phase: dh_{t-1}[block] = dh_direct + dG_h · W_hh[:, block]  (reset-before: r, z only).
       // Where the ISA has wide tiles, an even block takes the next one with it (their panels
       // follow one another) and an odd one has nothing left to do.
-      for (int i = 0; i < nact; ++i) arows[i] = dgh + (v0 + i) * GH;
+      for (int i = 0; i < nact; ++i) arows[i] = dgh + (v0 + i) * ldg;
       const int K = Cell::kResetBefore ? 2 * H : static_cast<int>(GH);
       sched.run(P + s * P, part, [&](int ub) {
         constexpr int kPair = V::kWideRows > 0 ? 2 : 1;
@@ -272,18 +286,18 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   if (a.dx == nullptr) {
     // dx not asked for (an input that needs no gradient): its product is skipped.
   } else if (tiled_input_gradient(G, H)) {
-    input_gradient<V>(dgx.data(), NV, G, H, I, a.w_ih, all ? a.dx : dxc.data(), a.threads);
+    input_gradient<V>(dgx.data(), ldg, NV, G, H, I, a.w_ih, all ? a.dx : dxc.data(), a.threads);
   } else {
-    gemm(false, false, NV, I, GH, T(1), dgx.data(), GH, a.w_ih, I, T(0), all ? a.dx : dxc.data(), I, a.threads);
+    gemm(false, false, NV, I, GH, T(1), dgx.data(), ldg, a.w_ih, I, T(0), all ? a.dx : dxc.data(), I, a.threads);
   }
   if (!all && a.dx != nullptr) vp.scatter(a.lengths, Tn, B, dxc.data(), I, a.dx);
-  gemm(true, false, GH, I, NV, T(1), dgx.data(), GH, xs, I, T(0), a.dw_ih, I, a.threads);
+  gemm(true, false, GH, I, NV, T(1), dgx.data(), ldg, xs, I, T(0), a.dw_ih, I, a.threads);
   if constexpr (Cell::kResetBefore) {
     const T* es = all ? a.extra : ec.data();
-    gemm(true, false, 2 * H, H, NV, T(1), dgx.data(), GH, hs, H, T(0), a.dw_hh, H, a.threads);
-    gemm(true, false, H, H, NV, T(1), dgx.data() + 2 * H, GH, es, H, T(0), a.dw_hh + 2L * H * H, H, a.threads);
+    gemm(true, false, 2 * H, H, NV, T(1), dgx.data(), ldg, hs, H, T(0), a.dw_hh, H, a.threads);
+    gemm(true, false, H, H, NV, T(1), dgx.data() + 2 * H, ldg, es, H, T(0), a.dw_hh + 2L * H * H, H, a.threads);
   } else {
-    gemm(true, false, GH, H, NV, T(1), dgh, GH, hs, H, T(0), a.dw_hh, H, a.threads);
+    gemm(true, false, GH, H, NV, T(1), dgh, ldg, hs, H, T(0), a.dw_hh, H, a.threads);
   }
   const double* dbh_src = kSplitH ? dbh.data() : dbx.data();
   for (long k = 0; k < GH; ++k) {

@@ -165,6 +165,24 @@ def test_tiled_input_gradient(rng, cell_name, dtype, simd):
                 assert_close(f"{cell_name} H={H} reverse={reverse} {name}", actual[name], expected[name], dtype)
 
 
+@pytest.mark.parametrize("simd", SIMD_PATHS)
+@pytest.mark.parametrize("cell_name, H, dtype", [("lstm", 256, np.float32), ("lstm", 128, np.float64),
+                                                 ("gru", 1024, np.float32), ("rnn_tanh", 1024, np.float32)])
+def test_gate_gradient_rows_padded(rng, cell_name, H, dtype, simd):
+    """G*H*itemsize a multiple of 4 KB: the backward's gate-gradient rows get a padded stride
+    (csrc/layer_backward.h gate_grad_stride), read by the tiles, dx and BLAS."""
+    cell = cells.CELLS[cell_name]
+    assert cell.gates * H * np.dtype(dtype).itemsize % 4096 == 0
+    ref, cpp = get("numpy"), get("cpp")
+    with exact_threads(simd):
+        problem = make_problem(rng, cell, 5, 13, 20, H, dtype)
+        expected = run(ref, cell, problem, False, clip_gate=0.05, clip_value=0.02)
+        actual = run_on_1_2_3_threads(cpp, cell, problem, f"{cell_name} H={H}", reverse=False, clip_gate=0.05,
+                                      clip_value=0.02)
+        for name in expected:
+            assert_close(f"{cell_name} H={H} {name}", actual[name], expected[name], dtype)
+
+
 def test_concurrent_calls_from_python_threads(rng):
     cell = cells.CELLS["lstm"]
     cpp = get("cpp")
