@@ -82,12 +82,13 @@ class BlockScheduler {
   void reset(int phases, int blocks, int parts) {
     blocks_ = blocks;
     parts_ = parts;
-    lines_.reset(new Line[static_cast<size_t>(phases) * (1 + parts)]);
+    stride_ = ((parts + 2 + 15) / 16) * 16;  // one 64-byte-aligned run of counters per phase
+    counters_.reset(new std::atomic<int>[static_cast<size_t>(phases) * stride_]);
     for (int p = 0; p < phases; ++p) {
-      Line* c = phase(p);
-      c[0].n[kDone].store(0, std::memory_order_relaxed);
-      c[0].n[kAsleep].store(0, std::memory_order_relaxed);
-      for (int q = 0; q < parts; ++q) c[1 + q].n[0].store(split(blocks, q, parts).begin, std::memory_order_relaxed);
+      std::atomic<int>* c = counters_.get() + static_cast<size_t>(p) * stride_;
+      c[0].store(0, std::memory_order_relaxed);  // blocks done
+      for (int q = 0; q < parts; ++q) c[1 + q].store(split(blocks, q, parts).begin, std::memory_order_relaxed);
+      c[1 + parts].store(0, std::memory_order_relaxed);  // threads asleep on c[0]
     }
   }
 
@@ -95,52 +96,40 @@ class BlockScheduler {
   // of phase p is done (its writes are then visible to this thread).
   template <class F>
   void run(int p, int part, F&& fn) {
-    Line* c = phase(p);
-    std::atomic<int>& done_count = c[0].n[kDone];
-    std::atomic<int>& asleep = c[0].n[kAsleep];
+    std::atomic<int>* c = counters_.get() + static_cast<size_t>(p) * stride_;
     for (int k = 0; k < parts_; ++k) {
       const int q = (part + k) % parts_;
       const int end = split(blocks_, q, parts_).end;
       for (;;) {
-        const int b = c[1 + q].n[0].fetch_add(1, std::memory_order_relaxed);
+        const int b = c[1 + q].fetch_add(1, std::memory_order_relaxed);
         if (b >= end) break;
         fn(b);
         // seq_cst pairs with the sleeper's: either it sees the count, or we see it asleep.
-        if (done_count.fetch_add(1, std::memory_order_seq_cst) + 1 == blocks_ &&
-            asleep.load(std::memory_order_seq_cst) > 0)
-          wake_all(&done_count);
+        if (c[0].fetch_add(1, std::memory_order_seq_cst) + 1 == blocks_ &&
+            c[1 + parts_].load(std::memory_order_seq_cst) > 0)
+          wake_all(c);
       }
     }
-    if (done_count.load(std::memory_order_acquire) == blocks_) return;
+    if (c[0].load(std::memory_order_acquire) == blocks_) return;
     for (int i = 0; i < kSpins; ++i) {
       cpu_relax();
-      if (done_count.load(std::memory_order_acquire) == blocks_) return;
+      if (c[0].load(std::memory_order_acquire) == blocks_) return;
     }
     // Spun long enough: the peer holding the last block was likely descheduled. Sleep rather
     // than spin or yield: an idle core lets the kernel move that peer here at once.
     for (;;) {
-      const int done = done_count.load(std::memory_order_acquire);
+      const int done = c[0].load(std::memory_order_acquire);
       if (done == blocks_) return;
-      asleep.fetch_add(1, std::memory_order_seq_cst);
-      if (done_count.load(std::memory_order_seq_cst) == done) wait_while_equal(&done_count, done);
-      asleep.fetch_sub(1, std::memory_order_relaxed);
+      c[1 + parts_].fetch_add(1, std::memory_order_seq_cst);
+      if (c[0].load(std::memory_order_seq_cst) == done) wait_while_equal(c, done);
+      c[1 + parts_].fetch_sub(1, std::memory_order_relaxed);
     }
   }
 
  private:
-  // A phase's counters: one line with the blocks done and the threads asleep on that count,
-  // then one line per slice with its next unclaimed block. Apart, a slice owner's claims do
-  // not move the line the others wait on (at batch 1, two atomics per block on one line
-  // shuttled it between the cores).
-  struct alignas(64) Line {
-    std::atomic<int> n[16];
-  };
-  static constexpr int kDone = 0, kAsleep = 1;
-  Line* phase(int p) const { return lines_.get() + static_cast<size_t>(p) * (1 + parts_); }
-
   static constexpr int kSpins = 2000;  // ~60 us at 29 ns per pause: a normal phase end comes sooner
-  int blocks_ = 0, parts_ = 1;
-  std::unique_ptr<Line[]> lines_;
+  int blocks_ = 0, parts_ = 1, stride_ = 16;
+  std::unique_ptr<std::atomic<int>[]> counters_;
 };
 
 }  // namespace fusedrnn
