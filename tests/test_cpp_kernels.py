@@ -167,7 +167,8 @@ def test_tiled_input_gradient(rng, cell_name, dtype, simd):
 
 @pytest.mark.parametrize("simd", SIMD_PATHS)
 @pytest.mark.parametrize("cell_name, H, dtype", [("lstm", 256, np.float32), ("lstm", 128, np.float64),
-                                                 ("gru", 1024, np.float32), ("rnn_tanh", 1024, np.float32)])
+                                                 ("gru", 1024, np.float32), ("gru_reset_before", 1024, np.float32),
+                                                 ("rnn_tanh", 1024, np.float32)])
 def test_gate_gradient_rows_padded(rng, cell_name, H, dtype, simd):
     """G*H*itemsize a multiple of 4 KB: the backward's gate-gradient rows get a padded stride
     (csrc/layer_backward.h gate_grad_stride), read by the tiles, dx and BLAS."""
