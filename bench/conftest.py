@@ -17,10 +17,13 @@ import time
 import numpy as np
 import pytest
 import pytest_benchmark
-from runners import NotApplicable, NotInstalled, environment, import_torch_first, make_runner, why_not
+from runners import NotApplicable, NotInstalled, cpu_steal_seconds, environment, import_torch_first, make_runner, why_not
 from workloads import sized
 
 import fusedrnn as fr
+
+
+_session_start = {"wall": time.monotonic(), "steal": cpu_steal_seconds()}
 
 
 def pytest_configure(config):
@@ -71,6 +74,9 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     info = environment()
     info["versions"]["pytest_benchmark"] = pytest_benchmark.__version__
     info["loadavg_at_end"] = info.pop("loadavg")  # this hook runs once the benchmarks are done
+    steal = cpu_steal_seconds()
+    if steal is not None and _session_start["steal"] is not None:
+        info["steal"] = {"seconds": steal - _session_start["steal"], "wall": time.monotonic() - _session_start["wall"]}
     machine_info["fusedrnn_bench"] = {
         **info,
         "size": bench_size(config),

@@ -129,7 +129,7 @@ def render(info: dict, results: Results, command_override: str | None) -> str:
         f"- date: {info.get('datetime', '?')}; commit {commit.get('id', '?')[:12]}"
         f"{' (uncommitted changes)' if commit.get('dirty') else ''}",
         f"- machine: {bench.get('cpu', '?')}, {bench.get('cores', '?')} cores; "
-        f"load average at the end {_loadavg(bench.get('loadavg_at_end'))}",
+        f"load average at the end {_loadavg(bench.get('loadavg_at_end'))}; {_steal(bench.get('steal'), bench.get('cores'))}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v),
         "- backends: " + ", ".join(f"{k}: {v}" for k, v in bench.get("backends", {}).items()),
         f"- threads: {', '.join(map(str, results.threads))} (fusedrnn.set_num_threads, torch.set_num_threads, "
@@ -146,6 +146,14 @@ def render(info: dict, results: Results, command_override: str | None) -> str:
 
 def _loadavg(value) -> str:
     return "?" if not value else " / ".join(f"{v:.2f}" for v in value)
+
+
+def _steal(steal, cores) -> str:
+    """The CPU time the hypervisor took during the run, as seconds and as a share of all cores' time."""
+    if not steal or not cores or steal.get("wall", 0) <= 0:
+        return "hypervisor steal not measured"
+    share = steal["seconds"] / (steal["wall"] * cores)
+    return f"hypervisor steal {steal['seconds']:.1f} s of {steal['wall']:.0f} s x {cores} cores ({share:.1%})"
 
 
 def _summary(results: Results, top: int) -> list[str]:

@@ -5,6 +5,7 @@ from fusedrnn.bench_runners import (
     IMPLS,
     NotApplicable,
     NotInstalled,
+    cpu_steal_seconds,
     environment,
     import_torch_first,
     Runner,
@@ -14,4 +15,4 @@ from fusedrnn.bench_runners import (
     why_not,
 )
 
-__all__ = ["IMPLS", "NotApplicable", "NotInstalled", "environment", "import_torch_first", "Runner", "make_gemm_runner", "make_runner", "set_threads", "why_not"]
+__all__ = ["IMPLS", "NotApplicable", "NotInstalled", "cpu_steal_seconds", "environment", "import_torch_first", "Runner", "make_gemm_runner", "make_runner", "set_threads", "why_not"]

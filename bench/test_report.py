@@ -16,7 +16,8 @@ def workload(impl, threads, median):
 
 def test_report(tmp_path):
     data = {
-        "machine_info": {"fusedrnn_bench": {"command": "pytest bench", "note": "noisy", "cpu": "X", "cores": 2}},
+        "machine_info": {"fusedrnn_bench": {"command": "pytest bench", "note": "noisy", "cpu": "X", "cores": 2,
+                                            "steal": {"seconds": 6.0, "wall": 100.0}}},
         "datetime": "2026-11-23",
         "benchmarks": [
             workload("fusedrnn-cpp", 2, 0.050), workload("torch", 2, 0.100), workload("fusedrnn-numba", 2, 0.160),
@@ -32,9 +33,27 @@ def test_report(tmp_path):
     text = out.read_text()
     assert "old figures" not in text and text.endswith(report.KEEP_MARKER + "\nhand-written GEMM notes\n")
     assert "> **noisy**" in text and "    pytest bench" in text
+    assert "hypervisor steal 6.0 s of 100 s x 2 cores (3.0%)" in text
     # 2 threads: 5 GFLOP in 50 ms = 100 GFLOP/s against a 100 GFLOP/s ceiling; torch is 2x slower
     assert "| fusedrnn-cpp | 50 | 2.00x | 100.0 | 1.00 |" in text
     assert "| W3 | ≥ 1.15x torch | 2.00x | yes |" in text
     # issue 3: numba at 160 ms is 3.2x the time of cpp, and W4/W5 were not run
     assert "| W3 | ≤ 3x the time of fusedrnn-cpp | 3.20x | **no** |" in text and "faster than torch" not in text
     assert "| W3 | 1.80 | 1.50 | 1.50 |" in text  # thread scaling t(1)/t(2): 90/50, 240/160, 150/100
+
+
+def test_steal_is_said_to_be_unmeasured_where_it_was_not():
+    assert report._steal(None, 2) == "hypervisor steal not measured"
+    assert report._steal({"seconds": 1.0, "wall": 0.0}, 2) == "hypervisor steal not measured"
+
+
+def test_steal_reading_is_seconds_that_never_go_back():
+    import sys
+
+    from runners import cpu_steal_seconds
+
+    first, second = cpu_steal_seconds(), cpu_steal_seconds()
+    if not sys.platform.startswith("linux"):
+        assert first is None
+        return
+    assert isinstance(first, float) and 0 <= first <= second

@@ -380,6 +380,18 @@ def environment() -> dict:
     }
 
 
+def cpu_steal_seconds() -> float | None:
+    """CPU time the hypervisor gave other guests so far, all cores together (Linux /proc/stat's
+    steal column), or None where unknown. Two readings around a run tell how much of the machine
+    it did not get: a sequential benchmark cannot see that in its own timings."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK") if fields[0] == "cpu" and len(fields) > 8 else None
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as cpuinfo:
