@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <thread>
 
 #if defined(__linux__)
 #include <dirent.h>
@@ -19,7 +20,9 @@ namespace {
 
 std::atomic<bool> adaptive{true};
 constexpr long long kRecheckNs = 4000000;
-std::atomic<long> free_seen{0};
+constexpr int kConfirmUs = 200;       // between the two readings that must both see a load
+constexpr long kUnknown = 1L << 20;  // free CPUs when /proc cannot tell: no limit
+std::atomic<long> free_seen{kUnknown};
 std::atomic<long long> free_seen_ns{-kRecheckNs};
 
 long long now_ns() {
@@ -73,6 +76,23 @@ int own_runnable_threads() {
   ::closedir(dir);
   return n;
 }
+
+// Online CPUs less the runnable tasks of other processes, now (kUnknown where /proc cannot tell).
+long free_cpus_now() {
+  static const long online = ::sysconf(_SC_NPROCESSORS_ONLN);  // reads sysfs: once
+  const int running = runnable_tasks();
+  if (online < 1 || running < 1) return kUnknown;
+  long free_cpus = online - (running - 1);
+  if (free_cpus < online) {
+    // Only other processes' tasks are load. This process's other runnable threads are
+    // mostly idle workers of a runtime spinning after its own parallel region (ours, or
+    // PyTorch's, about 9 ms after each op): counting them made every call that followed
+    // a torch op run on one thread.
+    const int own = own_runnable_threads();
+    if (own > 1) free_cpus += own - 1 < running - 1 ? own - 1 : running - 1;
+  }
+  return free_cpus;
+}
 #endif
 
 }  // namespace
@@ -88,17 +108,16 @@ int threads_available(int n) {
   const long long now = now_ns();
   long free_cpus = free_seen.load(std::memory_order_relaxed);
   if (now - free_seen_ns.load(std::memory_order_relaxed) >= kRecheckNs) {
-    static const long online = ::sysconf(_SC_NPROCESSORS_ONLN);  // reads sysfs: once
-    const int running = runnable_tasks();
-    if (online < 1 || running < 1) return n;
-    free_cpus = online - (running - 1);
-    if (free_cpus < n) {
-      // Only other processes' tasks are load. This process's other runnable threads are
-      // mostly idle workers of a runtime spinning after its own parallel region (ours, or
-      // PyTorch's, about 9 ms after each op): counting them made every call that followed
-      // a torch op run on one thread.
-      const int own = own_runnable_threads();
-      if (own > 1) free_cpus += own - 1 < running - 1 ? own - 1 : running - 1;
+    const long before = free_cpus;
+    free_cpus = free_cpus_now();
+    if (free_cpus < n && before >= n) {
+      // Load where there was none. A passing task (a kernel worker, or one of our workers
+      // going to sleep between the two /proc reads) would otherwise shrink the team for
+      // the next few ms: in the W3 training step, 1 call in 4 took 1.3-1.6x as long. A busy
+      // peer is still there a moment later, so only load both readings see counts.
+      std::this_thread::sleep_for(std::chrono::microseconds(kConfirmUs));
+      const long again = free_cpus_now();
+      if (again > free_cpus) free_cpus = again;
     }
     free_seen.store(free_cpus, std::memory_order_relaxed);
     free_seen_ns.store(now, std::memory_order_relaxed);
