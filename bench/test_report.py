@@ -1,8 +1,10 @@
 """report.py on a hand-made pytest-benchmark JSON: ratios to torch, fraction of the ceiling, scaling, kept notes."""
 
 import json
+import sys
 
 import report
+from runners import cpu_steal_seconds
 
 
 def bench(kind, median, **extra):
@@ -48,10 +50,6 @@ def test_steal_is_said_to_be_unmeasured_where_it_was_not():
 
 
 def test_steal_reading_is_seconds_that_never_go_back():
-    import sys
-
-    from runners import cpu_steal_seconds
-
     first, second = cpu_steal_seconds(), cpu_steal_seconds()
     if not sys.platform.startswith("linux"):
         assert first is None
