@@ -5,9 +5,9 @@
 // (all G gates of them); per step, each block's tile of h_{t-1}·W_hhᵀ is computed fused with
 // its gate math. The input projection x_t·W_ihᵀ is either a tile of the same step, next to
 // the h tile (fused_input: batches of 16 or more and panels that stay in cache, where the tile
-// runs as fast as a GEMM and its result never goes through memory), or one GEMM over all valid
-// (t, b) pairs before the loop (BLAS; small batches, where a per-step product would stream
-// W_ih once per step, and large I + H).
+// runs as fast as a GEMM and its result never goes through memory), or computed before the loop
+// for all valid (t, b) pairs: at small batches, where a per-step product would stream W_ih once
+// per step, as one tile per unit block (block_input), otherwise (large I + H) as one GEMM (BLAS).
 // Each thread packs and runs its own fixed slice of blocks (at batch 1 its weights stay in
 // its cache) and helps with others' left-over blocks (BlockScheduler); one synchronisation
 // per step (two for the reset-before GRU, whose n gate needs r*h of every unit). A block is
@@ -37,6 +37,19 @@ bool fused_input(int64_t B, int64_t I, int64_t H) {
   return !Cell::kResetBefore && B >= 16 && H >= 4 * kBlock && fits;
 }
 
+// Otherwise, at small batches, whether each unit block's input projection for the whole
+// sequence is a tile of its own, computed before the loop by the thread that owns the block
+// (the scheduler's first phase): one parallel region for the call, the x rows never packed,
+// and the bias already in. Where the loop runs on one thread (tiny steps) the projection would
+// too, so there the GEMM runs it on every thread. A fixed function of the shape.
+// Against the GEMM, inference at 2 threads (bench/ab_builds.py, 21-31 rounds, AMD EPYC AVX-512,
+// T=100 I=H=256): LSTM B=1 1.03x/1.08x/0.99x, B=4 1.10x, B=8 1.17x, B=15 1.02x; GRU B=1
+// 1.08x/0.99x/1.06x/1.09x, B=8 1.07x; LSTM training forward B=8 1.07x; at I=H=512, B=1 about even.
+template <class Cell, typename T>
+bool block_input(int64_t B, int64_t I, int64_t H) {
+  return B < 16 && !fused_input<Cell, T>(B, I, H) && loop_threads(2, B, Cell::kGates, static_cast<int>(H), H) == 2;
+}
+
 template <class Cell, class V>
 void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   using T = typename V::Elem;
@@ -52,13 +65,14 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
     return;
   }
 
-  const bool fused_x = fused_input<Cell, T>(B, I, H);
+  const bool fused_x = fused_input<Cell, T>(B, I, H), block_x = block_input<Cell, T>(B, I, H);
   // Otherwise the input projections of the valid (t, b) pairs (ValidPairs numbering), at once.
   const ValidPairs vp(a.lengths, Tn, B);
-  PoolBuffer<T> xc(vp.all || fused_x ? 0 : static_cast<size_t>(vp.n) * I);
-  if (!vp.all && !fused_x) vp.gather(a.lengths, Tn, B, a.x, I, xc.data());
-  PoolBuffer<T> xw(fused_x ? 0 : static_cast<size_t>(vp.n) * GH);
-  if (!fused_x)
+  const bool gemm_x = !fused_x && !block_x;
+  PoolBuffer<T> xc(vp.all || !gemm_x ? 0 : static_cast<size_t>(vp.n) * I);
+  if (!vp.all && gemm_x) vp.gather(a.lengths, Tn, B, a.x, I, xc.data());
+  PoolBuffer<T> xw(gemm_x ? static_cast<size_t>(vp.n) * GH : 0);
+  if (gemm_x)
     gemm(false, true, vp.n, GH, I, T(1), vp.all ? a.x : xc.data(), I, a.w_ih, I, T(0), xw.data(), GH, a.threads);
   // bx joins the x part; bh stays with the h part only where the cell needs it apart (GRU b_hn).
   // Both also per unit block, in a tile's column order (zero past H): the tiles start from them.
@@ -76,9 +90,19 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
     }
 
   PackedW<T> pw = get_packed(a.w_hh, G, H, H, Panels::kForward);
-  PackedW<T> pwx = fused_x ? get_packed(a.w_ih, G, H, I, Panels::kForward) : PackedW<T>{};
+  PackedW<T> pwx = fused_x || block_x ? get_packed(a.w_ih, G, H, I, Panels::kForward) : PackedW<T>{};
   const T* packed = pw.data;
   const T* packed_x = pwx.data;
+  // block_x: the x rows of the valid pairs, and each block's projections [nub][vp.n][NC], bx in.
+  std::vector<const T*> xpairs(block_x ? vp.n : 0);
+  PoolBuffer<T> xwt(block_x ? static_cast<size_t>(nub) * vp.n * NC : 0);
+  if (block_x) {
+    std::vector<int> rows(B);
+    for (int t = 0; t < Tn; ++t) {
+      const int nact = active_rows(a.lengths, B, t, rows.data());
+      for (int i = 0; i < nact; ++i) xpairs[vp.off[t] + i] = a.x + (static_cast<long>(t) * B + rows[i]) * I;
+    }
+  }
   PoolBuffer<T> hbuf(2 * BH), cbuf(Cell::kCellState ? BH : 0), rh(Cell::kResetBefore ? BH : 0);
   PoolBuffer<T> step_gates(Cell::kResetBefore && !train ? static_cast<size_t>(nub) * B * NC : 0);
   const int threads = loop_threads(a.threads, B, G, H, fused_x ? H + I : H);
@@ -100,10 +124,14 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
 #endif
     sched.reset(1 + Tn * P, nub, team_size());
     const int part = thread_id();
-    if (pw.fill || pwx.fill)
+    if (pw.fill || pwx.fill || block_x)
       sched.run(0, part, [&](int ub) {
-        if (pw.fill) pack_forward_panel(a.w_hh, G, H, H, ub, pw.fill + static_cast<size_t>(ub) * H * NC);
-        if (pwx.fill) pack_forward_panel(a.w_ih, G, H, I, ub, pwx.fill + static_cast<size_t>(ub) * I * NC);
+        const size_t tb = static_cast<size_t>(ub) * NC;
+        if (pw.fill) pack_forward_panel(a.w_hh, G, H, H, ub, pw.fill + tb * H);
+        if (pwx.fill) pack_forward_panel(a.w_ih, G, H, I, ub, pwx.fill + tb * I);
+        if (block_x)
+          tile_rows<V>(xpairs.data(), static_cast<int>(vp.n), I, packed_x + tb * I, NC, NC, xwt.data() + tb * vp.n,
+                       NC, bx_tile.data() + tb);
       });
     std::vector<int> rows(B);
     std::vector<const T*> arows(B), xrows(fused_x ? B : 0);
@@ -168,6 +196,8 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
             const T* axr = ax;
             if (fused_x)
               axr = accx.data() + i * ldacc + col;
+            else if (block_x)
+              axr = xwt.data() + (static_cast<long>(q) * vp.n + v0 + i) * NC;
             else
               for (int g = 0; g < G; ++g)
                 sum_lanes<V>(ax + g * L, xw.data() + (v0 + i) * GH + g * H + j0, bx.data() + g * H + j0, n);
@@ -199,9 +229,13 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
           for (int i = 0; i < nact; ++i) {
             const long row = tb0 + rows[i];
             T* grow = gstep + (static_cast<long>(ub) * B + rows[i]) * NC;  // z in, n out
-            sum_lanes<V>(ax + 2 * L, xw.data() + (v0 + i) * GH + 2 * H + j0, bx.data() + 2 * H + j0, n);
+            const T* axr = ax;
+            if (block_x)
+              axr = xwt.data() + (static_cast<long>(ub) * vp.n + v0 + i) * NC;
+            else
+              sum_lanes<V>(ax + 2 * L, xw.data() + (v0 + i) * GH + 2 * H + j0, bx.data() + 2 * H + j0, n);
             load_lanes<V>(hl, hp + static_cast<long>(rows[i]) * H + j0, n);
-            Cell::template forward_n<V>(ax, acc.data() + static_cast<long>(i) * NC, hl, grow, ho);
+            Cell::template forward_n<V>(axr, acc.data() + static_cast<long>(i) * NC, hl, grow, ho);
             store_lanes<V>(hn + static_cast<long>(rows[i]) * H + j0, ho, n);
             store_lanes<V>(a.y + row * H + j0, ho, n);
           }

@@ -184,6 +184,26 @@ def test_gate_gradient_rows_padded(rng, cell_name, H, dtype, simd):
             assert_close(f"{cell_name} H={H} {name}", actual[name], expected[name], dtype)
 
 
+@pytest.mark.parametrize("simd", SIMD_PATHS)
+@pytest.mark.parametrize("cell_name", CELL_NAMES)
+def test_block_input_projection(rng, cell_name, simd):
+    """Below 16 rows, with a time loop on several threads, each unit block's input projection is a
+    tile of its own before the loop (csrc/layer_forward.h block_input): batch 1 and a batch of 6
+    with lengths that have zeros, an odd H (a partial unit block), both directions."""
+    cell = cells.CELLS[cell_name]
+    ref, cpp = get("numpy"), get("cpp")
+    with exact_threads(simd):
+        for T, B in [(7, 1), (5, 6)]:
+            H = int(np.ceil(np.sqrt(2**17 / (B * cell.gates)))) | 1  # B*G*H*H >= 2^17: a loop on 2 threads
+            problem = make_problem(rng, cell, T, B, 23, H, np.float32)
+            for reverse in (False, True):
+                label = f"{cell_name} T={T} B={B} H={H} reverse={reverse}"
+                expected = run(ref, cell, problem, reverse, clip_gate=0.05)
+                actual = run_on_1_2_3_threads(cpp, cell, problem, label, reverse=reverse, clip_gate=0.05)
+                for name in expected:
+                    assert_close(f"{label} {name}", actual[name], expected[name], np.float32)
+
+
 def test_concurrent_calls_from_python_threads(rng):
     cell = cells.CELLS["lstm"]
     cpp = get("cpp")

@@ -10,7 +10,7 @@ Per cell in (rnn_tanh, rnn_relu, lstm, gru, gru_reset_before) and dtype suffix (
                        dc_n [B,H] | None, clip_gate, clip_value, bias, threads=0, need_dx=True)
       -> (dx | None (need_dx False: not computed), dh0, dc0 | None, dw_ih, dw_hh, db_ih, db_hh, sqnorm)
 threads=0 uses get_num_threads(). Returned arrays come from a buffer pool reused across calls;
-packed W_hh (and W_ih where the input projection runs per step) is cached per array and repacked when its
+packed W_hh (and W_ih where the input projection runs on the tiles) is cached per array and repacked when its
 bytes change (release_memory() drops both). Arrays must have exactly the dtype, C order and shapes;
 otherwise ValueError "[op] arg: expected ..., got ...".
 """
