@@ -26,6 +26,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/'s own modules
+from proc_threads import wait_until_idle  # noqa: E402
+
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3, "gru_reset_before": 3}
 WHAT = ("inf", "fwd", "bwd")  # inference forward, training forward, backward
 
@@ -96,6 +99,8 @@ def compare(args: argparse.Namespace) -> dict:
         times = {"A": [], "B": []}
         for r in range(args.rounds):
             for tag in ("AB" if r % 2 == 0 else "BA"):
+                # The other build's OpenMP workers spin for a while after its calls: not on our time.
+                wait_until_idle(procs["B" if tag == "A" else "A"].pid)
                 procs[tag].stdin.write(f"{args.calls}\n")
                 procs[tag].stdin.flush()
                 times[tag].append(float(procs[tag].stdout.readline()))

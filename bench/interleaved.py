@@ -18,7 +18,6 @@ Prints a Markdown table (for bench/RESULTS.md); exits 1 if a target's implementa
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -27,34 +26,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # runners, workloads, report: bench/'s own modules
 
+from proc_threads import wait_until_idle  # noqa: E402
 from report import TARGET_IMPL, TARGETS  # noqa: E402
 from runners import NotApplicable, make_runner  # noqa: E402
 from workloads import SIZES, sized  # noqa: E402
 
 
-def other_running_threads() -> int:
-    """Threads of this process in state R besides the caller (Linux /proc; 0 where unknown)."""
-    try:
-        tids = os.listdir("/proc/self/task")
-    except OSError:
-        return 0
-    running = 0
-    for tid in tids:
-        try:
-            with open(f"/proc/self/task/{tid}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:  # the thread ended
-            continue
-        end = stat.rindex(b")")  # "tid (comm) S ...": comm may hold ")" itself
-        running += stat[end + 2:end + 3] == b"R"
-    return max(running - 1, 0)
-
-
 def settle(timeout: float = 0.5) -> None:
     """Wait, up to ``timeout`` seconds, until the last implementation's idle workers stop spinning."""
-    deadline = time.perf_counter() + timeout
-    while other_running_threads() and time.perf_counter() < deadline:
-        time.sleep(0.002)
+    wait_until_idle("self", others_than=1, timeout=timeout)
 
 
 def timed_call(runner):
