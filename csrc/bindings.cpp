@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <sstream>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -88,7 +89,8 @@ py::ssize_t saved_extra_units(py::ssize_t H) {
 template <CellKind kCell, typename T>
 py::tuple layer_forward(const std::string& op, const py::array& x, const py::array& h0, const py::object& c0,
                         const py::array& w_ih, const py::array& w_hh, const py::array& b_ih,
-                        const py::array& b_hh, const py::array& lengths, bool reverse, bool train, int threads) {
+                        const py::array& b_hh, const py::array& lengths, bool reverse, bool train, int threads,
+                        bool weights_frozen) {
   constexpr bool kLstm = kCell == CellKind::kLstm;
   const int G = fusedrnn::cell_gates(kCell), E = fusedrnn::cell_extra(kCell);
   if (x.ndim() != 3) fail(op, "x", "3 dimensions (T, B, I)", std::to_string(x.ndim()) + " dimensions");
@@ -113,6 +115,13 @@ py::tuple layer_forward(const std::string& op, const py::array& x, const py::arr
   check_lengths(op, a.lengths, B, Tn);
   a.reverse = reverse;
   a.threads = resolve_threads(op, threads);
+  // Frozen weights skip the check of their cached packings: only arrays nothing can write to.
+  if (weights_frozen)
+    for (const auto& [name, w] : {std::pair<const char*, const py::array*>{"w_ih", &w_ih}, {"w_hh", &w_hh}})
+      if (w->writeable() || !w->owndata())
+        fail(op, name, "a read-only array owning its data (weights_frozen)",
+             w->writeable() ? "a writeable array" : "a view of another array");
+  a.weights_frozen = weights_frozen;
 
   py::array_t<T> y = pooled<T>({Tn, B, H}), h_n = pooled<T>({B, H});
   py::object c_n = py::none(), saved = py::none();
@@ -215,14 +224,16 @@ void def_cell(py::module_& m, const std::string& name, const std::string& suffix
       fwd.c_str(),
       [fwd](const py::array& x, const py::array& h0, const py::object& c0, const py::array& w_ih,
             const py::array& w_hh, const py::array& b_ih, const py::array& b_hh, const py::array& lengths,
-            bool reverse, bool train, int threads) {
-        return layer_forward<kCell, T>(fwd, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, train, threads);
+            bool reverse, bool train, int threads, bool weights_frozen) {
+        return layer_forward<kCell, T>(fwd, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, train, threads,
+                                       weights_frozen);
       },
       "x"_a, "h0"_a, "c0"_a, "w_ih"_a, "w_hh"_a, "b_ih"_a, "b_hh"_a, "lengths"_a, "reverse"_a, "train"_a,
-      "threads"_a = 0,
+      "threads"_a = 0, "weights_frozen"_a = false,
       "One layer and direction forward -> (y [T,B,H], h_n [B,H], c_n [B,H] or None, "
       "saved (gates [T,B,G*Hp], hprev [T,B,H], extra [T,B,E,Hp]; gates and extra in the kernels' tile "
-      "order, Hp = H rounded up to 16) or None at inference).");
+      "order, Hp = H rounded up to 16) or None at inference). weights_frozen: w_ih and w_hh are read-only "
+      "arrays owning their data, which never change: their cached packings are used unchecked.");
   m.def(
       bwd.c_str(),
       [bwd](const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::array& lengths,

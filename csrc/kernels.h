@@ -39,6 +39,7 @@ struct ForwardArgs {
   const T* b_hh;     // [G*H]
   const int64_t* lengths;  // [B], 0 <= lengths[b] <= T
   bool reverse;
+  bool weights_frozen;  // w_ih, w_hh never change (read-only arrays owning their data): cached packings unchecked
   T* y;              // [T, B, H] out
   T* h_n;            // [B, H] out
   T* c_n;            // [B, H] out, LSTM only

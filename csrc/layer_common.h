@@ -159,8 +159,10 @@ enum class Panels : int { kForward, kBackward };
 
 // w: [G*H][K]; forward panels (pack_forward_panel: one per unit block, [K][G*16]) or backward
 // ones (pack_backward_panel: one per 16 of the K columns, [G*H][16]).
+// frozen: the caller guarantees w's bytes never change, so a cached entry is used unchecked
+// (the check reads the array and the cache's copy of it: at batch 1, most of a one-step call).
 template <typename T>
-PackedW<T> get_packed(const T* w, int G, int H, int K, Panels panels) {
+PackedW<T> get_packed(const T* w, int G, int H, int K, Panels panels, bool frozen = false) {
   const bool fwd = panels == Panels::kForward;
   const long panel_count = ((fwd ? H : K) + kBlock - 1) / kBlock;
   const long panel_elems = (fwd ? static_cast<long>(K) : static_cast<long>(H)) * G * kBlock;
@@ -168,7 +170,7 @@ PackedW<T> get_packed(const T* w, int G, int H, int K, Panels panels) {
   const size_t packed_bytes = static_cast<size_t>(panel_count * panel_elems) * sizeof(T);
   const PackedLayout layout{static_cast<int>(panels), static_cast<int>(sizeof(T)), G, H, K};
   PackedW<T> p{};
-  p.hit = find_packed(w, bytes, layout);
+  p.hit = frozen ? find_unchecked(w, bytes, layout) : find_packed(w, bytes, layout);
   if (p.hit) {
     p.data = reinterpret_cast<const T*>(p.hit->packed.data());
     return p;

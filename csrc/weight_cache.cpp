@@ -25,6 +25,12 @@ Cache& cache() {
 }  // namespace
 
 std::shared_ptr<const PackedWeights> find_packed(const void* w, size_t bytes, const PackedLayout& layout) {
+  std::shared_ptr<const PackedWeights> e = find_unchecked(w, bytes, layout);
+  if (e && std::memcmp(e->raw.data(), w, bytes) == 0) return e;
+  return nullptr;
+}
+
+std::shared_ptr<const PackedWeights> find_unchecked(const void* w, size_t bytes, const PackedLayout& layout) {
   Cache& C = cache();
   std::shared_ptr<const PackedWeights> e;
   {
@@ -36,8 +42,7 @@ std::shared_ptr<const PackedWeights> find_packed(const void* w, size_t bytes, co
         break;
       }
   }
-  if (e && std::memcmp(e->raw.data(), w, bytes) == 0) return e;
-  return nullptr;
+  return e;
 }
 
 std::shared_ptr<PackedWeights> new_packed(const void* w, size_t bytes, const PackedLayout& layout, size_t packed_bytes) {

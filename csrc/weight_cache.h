@@ -28,6 +28,9 @@ struct PackedWeights {
 
 // The cached entry for (w, layout) when its bytes still equal w[0..bytes), else null.
 std::shared_ptr<const PackedWeights> find_packed(const void* w, size_t bytes, const PackedLayout& layout);
+// The cached entry for (w, layout) without comparing bytes, else null: only for arrays that
+// cannot have changed since they were packed (ForwardArgs::weights_frozen).
+std::shared_ptr<const PackedWeights> find_unchecked(const void* w, size_t bytes, const PackedLayout& layout);
 // A new entry with a copy of w's bytes and room for `packed_bytes`; the caller fills
 // `packed` and then publishes it with store_packed.
 std::shared_ptr<PackedWeights> new_packed(const void* w, size_t bytes, const PackedLayout& layout, size_t packed_bytes);

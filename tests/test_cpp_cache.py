@@ -15,8 +15,10 @@ from fusedrnn.types import LayerWeights
 from tolerance import assert_close
 
 from fusedrnn import _core  # noqa: E402  (a failed import is a failure, never a skip)
+from fusedrnn.backends import cpp as cpp_backend  # noqa: E402
 
 from test_cpp_kernels import make_problem, run, _same_bits
+from test_frozen import _same
 
 
 # (T, B, I, H): W_ih projected before the loop by BLAS; by one tile per unit block (B below 16,
@@ -75,3 +77,75 @@ def test_public_release_memory_frees_the_cpp_caches(rng):
     before = run(get("cpp"), cell, problem, reverse=True)
     assert fr.release_memory() > 0 and _core.cached_bytes() == 0
     _same_bits(run(get("cpp"), cell, problem, reverse=True), before, "after fr.release_memory")
+
+
+# ---- frozen weights (fr.FrozenNetwork): cached packings used without comparing bytes ----------
+
+def test_an_array_made_writeable_again_is_checked_again(rng):
+    """Someone who turns a snapshot's array writeable and changes it gets results of the new values."""
+    net = fr.LSTM(12, 200, seed=7)
+    frozen = net.frozen()
+    x = rng.standard_normal((5, 1, 12)).astype(np.float32)
+    with fr.use_backend("cpp"):
+        frozen(x)  # packs and caches the snapshot's weights
+        w = frozen._net.params["weight_hh_l0"]
+        w.flags.writeable = True
+        w *= -1.0
+        net.load_state_dict(frozen.state_dict())
+        _same(frozen(x)[0], net(x)[0], "after the change")
+
+
+def test_frozen_calls_skip_the_cpp_check(monkeypatch, rng):
+    """The cpp kernels get weights_frozen=True from a snapshot, False from the network itself."""
+    seen = []
+    real = cpp_backend._kernel
+
+    def spy(cell, direction, dtype):
+        kernel = real(cell, direction, dtype)
+        return lambda *args: seen.append(args[-1]) or kernel(*args)
+
+    monkeypatch.setattr(cpp_backend, "_kernel", spy)
+    net = fr.GRU(6, 20, num_layers=2, seed=8)
+    x = rng.standard_normal((3, 2, 6)).astype(np.float32)
+    with fr.use_backend("cpp"):
+        net.frozen()(x)
+        assert seen == [True, True]
+        seen.clear()
+        net(x)
+        assert seen == [False, False]
+        seen.clear()
+        net.frozen()(x.astype(np.float64))  # cast copies of the weights: checked
+        assert seen == [False, False]
+
+
+def test_weights_frozen_uses_the_cached_packing_unchecked(rng):
+    """The kernels' side of the contract: with weights_frozen the packing cached for the arrays is used
+    as it is, so a change behind the flag's back is not seen (hence the read-only arrays), until the
+    cache is dropped; without the flag the change is seen."""
+    cell = cells.CELLS["lstm"]
+    w, x, h0, c0, lengths, *_ = make_problem(rng, cell, 4, 2, 8, 20, np.float32)
+    w_ih, w_hh = w.w_ih, w.w_hh
+    args = lambda frozen: (x, h0, c0, w_ih, w_hh, w.b_ih, w.b_hh, np.full(2, 4, np.int64), False, False, 1, frozen)
+    w_ih.flags.writeable = w_hh.flags.writeable = False
+    first = _core.lstm_forward_f32(*args(True))[0].copy()
+    w_hh.flags.writeable = True
+    w_hh *= -1.0
+    w_hh.flags.writeable = False
+    assert np.array_equal(_core.lstm_forward_f32(*args(True))[0], first)  # the stale packing
+    checked = _core.lstm_forward_f32(*args(False))[0].copy()  # repacks
+    assert not np.array_equal(checked, first)
+    assert np.array_equal(_core.lstm_forward_f32(*args(True))[0], checked)
+
+
+def test_weights_frozen_needs_read_only_arrays_owning_their_data(rng):
+    cell = cells.CELLS["gru"]
+    w, x, h0, _, lengths, *_ = make_problem(rng, cell, 3, 2, 5, 6, np.float32)
+    L = np.full(2, 3, np.int64)
+    with pytest.raises(ValueError, match=r"\[gru_forward_f32\] w_ih: expected a read-only array .* got a writeable array"):
+        _core.gru_forward_f32(x, h0, None, w.w_ih, w.w_hh, w.b_ih, w.b_hh, L, False, False, 1, True)
+    w_ih = w.w_ih.copy()
+    w_ih.flags.writeable = False
+    view = w.w_hh.view()
+    view.flags.writeable = False  # its base stays writeable
+    with pytest.raises(ValueError, match=r"w_hh: expected a read-only array owning its data .* got a view"):
+        _core.gru_forward_f32(x, h0, None, w_ih, view, w.b_ih, w.b_hh, L, False, False, 1, True)

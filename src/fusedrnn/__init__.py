@@ -5,12 +5,14 @@
     y, (h, c) = lstm(x)                                   # inference
     y, state, tape = lstm.forward(x, lengths=lens, train=True)
     grads = lstm.backward(tape, dy, clip=fr.Clip(max_norm=1.0))
+    frozen = lstm.frozen(); y, (h, c) = frozen(x)        # inference on weights that no longer change
 """
 
 from . import backends
 from .backends import BackendUnavailable, release_memory, use_backend
 from .cells import CellSpec
 from .check import check
+from .frozen import FrozenNetwork
 from .layers import GRU, LSTM, RNN, RecurrentNetwork
 from .threads import get_num_threads, set_num_threads
 from .types import Clip, Grads
@@ -21,6 +23,7 @@ __all__ = [
     "BackendUnavailable",
     "CellSpec",
     "Clip",
+    "FrozenNetwork",
     "GRU",
     "Grads",
     "LSTM",

@@ -97,6 +97,13 @@ class RecurrentNetwork:
         dtype = self.dtype
         self.params = {name: np.array(value, dtype=dtype, copy=True) for name, value in checked.items()}
 
+    def frozen(self) -> "FrozenNetwork":  # noqa: F821
+        """An inference-only snapshot with read-only copies of the parameters (fusedrnn.FrozenNetwork):
+        the fastest way to run a model whose weights no longer change."""
+        from .frozen import FrozenNetwork
+
+        return FrozenNetwork(self)
+
     # --- computing -----------------------------------------------------------------------
     def __call__(self, x, state=None, lengths=None):
         """Inference: returns (y, state), state being h or (h, c) for LSTM. Nothing is kept for backward."""
@@ -111,6 +118,11 @@ class RecurrentNetwork:
         train: keep what backward needs, and apply dropout between layers (masks drawn from
         ``seed`` when given, else from the model's generator).
         """
+        rng = np.random.default_rng(seed) if seed is not None else self._rng
+        return self._forward(x, state, lengths, train=bool(train), rng=rng, frozen=False)
+
+    def _forward(self, x, state, lengths, *, train: bool, rng, frozen: bool):
+        """forward's work; frozen: self.params are a FrozenNetwork's (network.forward)."""
         config = self.config
         xt = validate.sequence(x, input_size=config.input_size, batch_first=self.batch_first)
         T, B, _ = xt.shape
@@ -120,8 +132,7 @@ class RecurrentNetwork:
         h0 = validate.state(h0, "h0", shape, xt.dtype)
         c0 = validate.state(c0, "c0", shape, xt.dtype) if config.cell.has_cell_state else None
         lens = validate.lengths(lengths, T=T, B=B)
-        rng = np.random.default_rng(seed) if seed is not None else self._rng
-        y, h_n, c_n, tape = network.forward(config, self.params, xt, h0, c0, lens, train=bool(train), rng=rng)
+        y, h_n, c_n, tape = network.forward(config, self.params, xt, h0, c0, lens, train=train, rng=rng, frozen=frozen)
         if self.batch_first:
             y = np.ascontiguousarray(y.transpose(1, 0, 2))
         return y, self._pack_state(h_n, c_n), tape

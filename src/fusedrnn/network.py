@@ -62,18 +62,22 @@ class NetworkGrads:
     norm: float                     # before max_norm scaling
 
 
-def layer_weights(config: Config, params: dict[str, np.ndarray], layer: int, direction: int, dtype) -> LayerWeights:
-    """One layer and direction's parameters in the compute dtype (no copy when already right)."""
+def layer_weights(config: Config, params: dict[str, np.ndarray], layer: int, direction: int, dtype,
+                  frozen: bool = False) -> LayerWeights:
+    """One layer and direction's parameters in the compute dtype (no copy when already right).
+    frozen: the params are a FrozenNetwork's; the weights say so unless they had to be cast."""
     w_ih, w_hh, b_ih, b_hh = layer_param_names(layer, direction)
     rows = config.cell.gates * config.hidden_size
 
     def cast(array: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(array, dtype=dtype)
 
+    wi, wh = cast(params[w_ih]), cast(params[w_hh])
+    frozen = frozen and wi is params[w_ih] and wh is params[w_hh]
     if config.bias:
-        return LayerWeights(cast(params[w_ih]), cast(params[w_hh]), cast(params[b_ih]), cast(params[b_hh]), True)
+        return LayerWeights(wi, wh, cast(params[b_ih]), cast(params[b_hh]), True, frozen)
     zeros = np.zeros(rows, dtype)
-    return LayerWeights(cast(params[w_ih]), cast(params[w_hh]), zeros, zeros, False)
+    return LayerWeights(wi, wh, zeros, zeros, False, frozen)
 
 
 def forward(
@@ -87,11 +91,13 @@ def forward(
     train: bool,
     rng: np.random.Generator | None = None,
     backend: str | None = None,
+    frozen: bool = False,
 ):
     """Run the network. Returns (y [T, B, D*H], h_n [L*D, B, H], c_n or None, NetworkTape or None).
 
     Inputs are validated already (validate.py): contiguous, one float dtype, consistent shapes.
     Dropout (config.dropout > 0) is applied between layers only when train is True.
+    frozen: params are read-only arrays owning their data that nothing changes (FrozenNetwork).
     """
     compute = backends.get(backend)
     cell, D = config.cell, config.num_directions
@@ -105,7 +111,7 @@ def forward(
         outputs, layer_tapes = [], []
         ks = [layer * D + direction for direction in range(D)]
         h0s, c0s = [h0[k] for k in ks], [None if c0 is None else c0[k] for k in ks]
-        weights = [layer_weights(config, params, layer, direction, dtype) for direction in range(D)]
+        weights = [layer_weights(config, params, layer, direction, dtype, frozen) for direction in range(D)]
         results: list[LayerResult]
         if D == 2 and hasattr(compute, "forward_directions"):
             results = compute.forward_directions(cell, layer_input, h0s, c0s, weights, lengths, train=train)

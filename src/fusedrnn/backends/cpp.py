@@ -119,7 +119,8 @@ class CppBackend:
 
     def _forward(self, cell, x, h0, c0, weights: LayerWeights, lengths, reverse, train, n: int) -> LayerResult:
         y, h_n, c_n, saved = _kernel(cell, "forward", x.dtype)(
-            x, h0, c0, weights.w_ih, weights.w_hh, weights.b_ih, weights.b_hh, lengths, reverse, train, n
+            x, h0, c0, weights.w_ih, weights.w_hh, weights.b_ih, weights.b_hh, lengths, reverse, train, n,
+            weights.frozen,
         )
         tape = None
         if train:
