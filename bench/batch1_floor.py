@@ -1,0 +1,149 @@
+"""The batch-1 inference targets (W1, W8) against this machine's floor.
+
+At batch 1 every step must read all of W_hh once, and the steps follow one another. The floor is
+measured here, not assumed: bench/stream_floor.c, compiled for this machine, reads each thread's
+slice of W_hh once per step with one barrier per step (no multiplication, no gate math), and the
+input projection is timed as one numpy.matmul at the same thread count. Round by round, after the
+two floors, fusedrnn-cpp and its peers are timed (bench/interleaved.py's timed_call); the table
+gives medians over rounds, and what each target needs beside the floor.
+
+    python bench/batch1_floor.py [--workloads W1,W8] [--threads 2] [--rounds 9] [--size full|smoke]
+
+Prints a Markdown table (for bench/RESULTS.md); exits 1 if the C file does not compile or an
+implementation could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/'s own modules
+
+from interleaved import timed_call  # noqa: E402
+from report import TARGETS  # noqa: E402
+from runners import NotApplicable, make_runner, set_threads  # noqa: E402
+from workloads import SIZES, sized  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+BATCH1 = ("W1", "W8")
+GATES = {"lstm": 4, "gru": 3, "gru_reset_before": 3, "rnn_tanh": 1, "rnn_relu": 1}
+PEERS = ("onnxruntime", "torch")
+
+
+def compile_stream_floor(out_dir: str) -> str:
+    """bench/stream_floor.c built for this machine (-march=native: a local measurement, never shipped)."""
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise RuntimeError("no C compiler (cc, gcc or $CC) to build bench/stream_floor.c")
+    exe = os.path.join(out_dir, "stream_floor")
+    for flags in (["-march=native", "-mprefer-vector-width=512"], ["-march=native"], []):
+        done = subprocess.run([cc, "-O3", *flags, "-fopenmp", str(HERE / "stream_floor.c"), "-o", exe],
+                              capture_output=True, text=True)
+        if done.returncode == 0:
+            return exe
+    raise RuntimeError(f"bench/stream_floor.c did not compile with {cc}:\n{done.stderr}")
+
+
+def weight_read_ms(exe: str, rows: int, H: int, steps: int, threads: int) -> float:
+    """Fastest of 10 runs of `steps` steps, each thread reading its slice of a [rows][H] W_hh once."""
+    out = subprocess.run([exe, str(rows), str(H), str(steps), str(threads), "10"], capture_output=True, text=True,
+                         check=True).stdout
+    return float(out.split()[0])
+
+
+def projection_ms(T: int, I: int, GH: int, threads: int) -> float:
+    """The input projection's time (fastest_projection_ms), in a process of its own: BLAS threads
+    spin after a product and would slow whatever this process times next."""
+    out = subprocess.run([sys.executable, __file__, "--projection", f"{T},{I},{GH},{threads}"], capture_output=True,
+                         text=True, check=True).stdout
+    return float(out)
+
+
+def fastest_projection_ms(T: int, I: int, GH: int, calls: int = 20) -> float:
+    """Fastest of `calls` numpy products x [T, I] · W_ihᵀ [I, G*H] (float32), at the threads set."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((T, I), dtype=np.float32)
+    w = rng.standard_normal((GH, I), dtype=np.float32)
+    best = float("inf")
+    for _ in range(calls):
+        start = time.perf_counter()
+        np.matmul(x, w.T)
+        best = min(best, time.perf_counter() - start)
+    return best * 1e3
+
+
+def measure(names: list[str], threads: int, rounds: int, size: str, exe: str) -> list[dict]:
+    rows = []
+    for name in names:
+        w = sized(name, size)
+        runners = {impl: make_runner(impl, w, threads) for impl in ("fusedrnn-cpp", *PEERS)}
+        times = {key: [] for key in ("read", "projection", *runners)}
+        for _ in range(rounds):
+            times["read"].append(weight_read_ms(exe, GATES[w.cell] * w.H, w.H, w.T, threads))
+            times["projection"].append(projection_ms(w.T, w.I, GATES[w.cell] * w.H, threads))
+            for impl, runner in runners.items():
+                seconds, result = timed_call(runner)
+                runner.check(result)
+                times[impl].append(seconds * 1e3)
+        rows.append({"workload": name, **{key: statistics.median(v) for key, v in times.items()}})
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| workload | read W_hh once per step ms | input projection ms | floor without overlap ms | "
+             "fusedrnn-cpp ms | target | peer ms | target needs ms |",
+             "|---|---:|---:|---:|---:|---|---:|---:|"]
+    for r in rows:
+        for workload, _, against, at_least in TARGETS:
+            if workload != r["workload"]:
+                continue
+            lines.append(f"| {workload} | {r['read']:.3g} | {r['projection']:.3g} | {r['read'] + r['projection']:.3g} | "
+                         f"{r['fusedrnn-cpp']:.3g} | ≥ {at_least:g}x {against} | {r[against]:.3g} | "
+                         f"{r[against] / at_least:.3g} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", default=",".join(BATCH1), help=f"comma-separated, of {list(BATCH1)}")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--size", choices=SIZES, default="full")
+    parser.add_argument("--projection", help=argparse.SUPPRESS)  # T,I,GH,threads: the helper process
+    args = parser.parse_args(argv)
+    if args.projection:
+        T, I, GH, threads = (int(v) for v in args.projection.split(","))
+        set_threads(threads)
+        print(fastest_projection_ms(T, I, GH))
+        return 0
+    names = [n.strip() for n in args.workloads.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BATCH1]
+    if unknown or not names:
+        parser.error(f"--workloads: expected some of {list(BATCH1)}, got {args.workloads!r}")
+    if args.threads < 1 or args.rounds < 1:
+        parser.error(f"--threads and --rounds: expected positive ints, got {args.threads} and {args.rounds}")
+    with tempfile.TemporaryDirectory(prefix="batch1_floor_") as tmp:
+        try:
+            exe = compile_stream_floor(tmp)
+            rows = measure(names, args.threads, args.rounds, args.size, exe)
+        except (RuntimeError, NotApplicable) as error:  # NotInstalled too: a peer missing here
+            print(f"batch1_floor: {error}", file=sys.stderr)
+            return 1
+    print(f"{args.rounds} rounds at {args.threads} thread{'s' if args.threads > 1 else ''}, size {args.size}; "
+          "medians over rounds\n")
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
