@@ -90,7 +90,7 @@ template <CellKind kCell, typename T>
 py::tuple layer_forward(const std::string& op, const py::array& x, const py::array& h0, const py::object& c0,
                         const py::array& w_ih, const py::array& w_hh, const py::array& b_ih,
                         const py::array& b_hh, const py::array& lengths, bool reverse, bool train, int threads,
-                        bool weights_frozen) {
+                        unsigned long long frozen_id) {
   constexpr bool kLstm = kCell == CellKind::kLstm;
   const int G = fusedrnn::cell_gates(kCell), E = fusedrnn::cell_extra(kCell);
   if (x.ndim() != 3) fail(op, "x", "3 dimensions (T, B, I)", std::to_string(x.ndim()) + " dimensions");
@@ -116,12 +116,12 @@ py::tuple layer_forward(const std::string& op, const py::array& x, const py::arr
   a.reverse = reverse;
   a.threads = resolve_threads(op, threads);
   // Frozen weights skip the check of their cached packings: only arrays nothing can write to.
-  if (weights_frozen)
+  if (frozen_id != 0)
     for (const auto& [name, w] : {std::pair<const char*, const py::array*>{"w_ih", &w_ih}, {"w_hh", &w_hh}})
       if (w->writeable() || !w->owndata())
-        fail(op, name, "a read-only array owning its data (weights_frozen)",
+        fail(op, name, "a read-only array owning its data (frozen_id)",
              w->writeable() ? "a writeable array" : "a view of another array");
-  a.weights_frozen = weights_frozen;
+  a.frozen_id = frozen_id;
 
   py::array_t<T> y = pooled<T>({Tn, B, H}), h_n = pooled<T>({B, H});
   py::object c_n = py::none(), saved = py::none();
@@ -224,16 +224,17 @@ void def_cell(py::module_& m, const std::string& name, const std::string& suffix
       fwd.c_str(),
       [fwd](const py::array& x, const py::array& h0, const py::object& c0, const py::array& w_ih,
             const py::array& w_hh, const py::array& b_ih, const py::array& b_hh, const py::array& lengths,
-            bool reverse, bool train, int threads, bool weights_frozen) {
+            bool reverse, bool train, int threads, unsigned long long frozen_id) {
         return layer_forward<kCell, T>(fwd, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, reverse, train, threads,
-                                       weights_frozen);
+                                       frozen_id);
       },
       "x"_a, "h0"_a, "c0"_a, "w_ih"_a, "w_hh"_a, "b_ih"_a, "b_hh"_a, "lengths"_a, "reverse"_a, "train"_a,
-      "threads"_a = 0, "weights_frozen"_a = false,
+      "threads"_a = 0, "frozen_id"_a = 0,
       "One layer and direction forward -> (y [T,B,H], h_n [B,H], c_n [B,H] or None, "
       "saved (gates [T,B,G*Hp], hprev [T,B,H], extra [T,B,E,Hp]; gates and extra in the kernels' tile "
-      "order, Hp = H rounded up to 16) or None at inference). weights_frozen: w_ih and w_hh are read-only "
-      "arrays owning their data, which never change: their cached packings are used unchecked.");
+      "order, Hp = H rounded up to 16) or None at inference). frozen_id: 0, or the id of the frozen snapshot "
+      "whose read-only arrays w_ih and w_hh are (they never change while it lives): packings cached under "
+      "that id are used unchecked.");
   m.def(
       bwd.c_str(),
       [bwd](const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::array& lengths,

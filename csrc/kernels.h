@@ -39,7 +39,9 @@ struct ForwardArgs {
   const T* b_hh;     // [G*H]
   const int64_t* lengths;  // [B], 0 <= lengths[b] <= T
   bool reverse;
-  bool weights_frozen;  // w_ih, w_hh never change (read-only arrays owning their data): cached packings unchecked
+  // Non-zero: the id of the frozen snapshot w_ih and w_hh belong to (read-only arrays owning their
+  // data, which never change while it lives): packings cached under it are used unchecked.
+  unsigned long long frozen_id;
   T* y;              // [T, B, H] out
   T* h_n;            // [B, H] out
   T* c_n;            // [B, H] out, LSTM only

@@ -159,10 +159,11 @@ enum class Panels : int { kForward, kBackward };
 
 // w: [G*H][K]; forward panels (pack_forward_panel: one per unit block, [K][G*16]) or backward
 // ones (pack_backward_panel: one per 16 of the K columns, [G*H][16]).
-// frozen: the caller guarantees w's bytes never change, so a cached entry is used unchecked
-// (the check reads the array and the cache's copy of it: at batch 1, most of a one-step call).
+// frozen_id (non-zero, ForwardArgs::frozen_id): an entry packed under the same id is used without
+// comparing bytes (which reads the array and the cache's copy of it: at batch 1, most of a one-step
+// call); a new entry is packed under it.
 template <typename T>
-PackedW<T> get_packed(const T* w, int G, int H, int K, Panels panels, bool frozen = false) {
+PackedW<T> get_packed(const T* w, int G, int H, int K, Panels panels, unsigned long long frozen_id = 0) {
   const bool fwd = panels == Panels::kForward;
   const long panel_count = ((fwd ? H : K) + kBlock - 1) / kBlock;
   const long panel_elems = (fwd ? static_cast<long>(K) : static_cast<long>(H)) * G * kBlock;
@@ -170,12 +171,12 @@ PackedW<T> get_packed(const T* w, int G, int H, int K, Panels panels, bool froze
   const size_t packed_bytes = static_cast<size_t>(panel_count * panel_elems) * sizeof(T);
   const PackedLayout layout{static_cast<int>(panels), static_cast<int>(sizeof(T)), G, H, K};
   PackedW<T> p{};
-  p.hit = frozen ? find_unchecked(w, bytes, layout) : find_packed(w, bytes, layout);
+  p.hit = frozen_id != 0 ? find_frozen(w, bytes, layout, frozen_id) : find_packed(w, bytes, layout);
   if (p.hit) {
     p.data = reinterpret_cast<const T*>(p.hit->packed.data());
     return p;
   }
-  p.fresh = new_packed(w, bytes, layout, packed_bytes);
+  p.fresh = new_packed(w, bytes, layout, packed_bytes, frozen_id);
   p.fill = reinterpret_cast<T*>(p.fresh->packed.data());
   p.data = p.fill;
   return p;

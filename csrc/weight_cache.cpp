@@ -22,15 +22,8 @@ Cache& cache() {
   return *c;
 }
 
-}  // namespace
-
-std::shared_ptr<const PackedWeights> find_packed(const void* w, size_t bytes, const PackedLayout& layout) {
-  std::shared_ptr<const PackedWeights> e = find_unchecked(w, bytes, layout);
-  if (e && std::memcmp(e->raw.data(), w, bytes) == 0) return e;
-  return nullptr;
-}
-
-std::shared_ptr<const PackedWeights> find_unchecked(const void* w, size_t bytes, const PackedLayout& layout) {
+// The entry for (w, layout), whatever w's bytes are now, or null.
+std::shared_ptr<const PackedWeights> find_entry(const void* w, size_t bytes, const PackedLayout& layout) {
   Cache& C = cache();
   std::shared_ptr<const PackedWeights> e;
   {
@@ -45,10 +38,27 @@ std::shared_ptr<const PackedWeights> find_unchecked(const void* w, size_t bytes,
   return e;
 }
 
-std::shared_ptr<PackedWeights> new_packed(const void* w, size_t bytes, const PackedLayout& layout, size_t packed_bytes) {
+}  // namespace
+
+std::shared_ptr<const PackedWeights> find_packed(const void* w, size_t bytes, const PackedLayout& layout) {
+  std::shared_ptr<const PackedWeights> e = find_entry(w, bytes, layout);
+  if (e && std::memcmp(e->raw.data(), w, bytes) == 0) return e;
+  return nullptr;
+}
+
+std::shared_ptr<const PackedWeights> find_frozen(const void* w, size_t bytes, const PackedLayout& layout,
+                                                 unsigned long long frozen_id) {
+  std::shared_ptr<const PackedWeights> e = find_entry(w, bytes, layout);
+  if (e && frozen_id != 0 && e->frozen_id == frozen_id) return e;
+  return nullptr;
+}
+
+std::shared_ptr<PackedWeights> new_packed(const void* w, size_t bytes, const PackedLayout& layout, size_t packed_bytes,
+                                          unsigned long long frozen_id) {
   auto e = std::make_shared<PackedWeights>();
   e->key = w;
   e->layout = layout;
+  e->frozen_id = frozen_id;
   e->raw.assign(static_cast<const char*>(w), static_cast<const char*>(w) + bytes);
   e->packed = PoolBuffer<char>(packed_bytes);
   return e;

@@ -22,18 +22,22 @@ struct PackedLayout {
 struct PackedWeights {
   const void* key;          // the raw array's address
   PackedLayout layout;
+  unsigned long long frozen_id;  // the frozen snapshot it was packed for (ForwardArgs::frozen_id), or 0
   std::vector<char> raw;    // the raw array's bytes when packed
   PoolBuffer<char> packed;  // the packed copy
 };
 
 // The cached entry for (w, layout) when its bytes still equal w[0..bytes), else null.
 std::shared_ptr<const PackedWeights> find_packed(const void* w, size_t bytes, const PackedLayout& layout);
-// The cached entry for (w, layout) without comparing bytes, else null: only for arrays that
-// cannot have changed since they were packed (ForwardArgs::weights_frozen).
-std::shared_ptr<const PackedWeights> find_unchecked(const void* w, size_t bytes, const PackedLayout& layout);
+// The entry packed for (w, layout) under frozen_id (non-zero), without comparing bytes, else
+// null: the id names a frozen snapshot, whose arrays never change while it lives; an address
+// reused after it dies comes with another id.
+std::shared_ptr<const PackedWeights> find_frozen(const void* w, size_t bytes, const PackedLayout& layout,
+                                                 unsigned long long frozen_id);
 // A new entry with a copy of w's bytes and room for `packed_bytes`; the caller fills
 // `packed` and then publishes it with store_packed.
-std::shared_ptr<PackedWeights> new_packed(const void* w, size_t bytes, const PackedLayout& layout, size_t packed_bytes);
+std::shared_ptr<PackedWeights> new_packed(const void* w, size_t bytes, const PackedLayout& layout, size_t packed_bytes,
+                                          unsigned long long frozen_id = 0);
 void store_packed(std::shared_ptr<const PackedWeights> entry);
 // Drops every entry (tests, memory release).
 void clear_packed();

@@ -96,7 +96,7 @@ def test_an_array_made_writeable_again_is_checked_again(rng):
 
 
 def test_frozen_calls_skip_the_cpp_check(monkeypatch, rng):
-    """The cpp kernels get weights_frozen=True from a snapshot, False from the network itself."""
+    """The cpp kernels get the snapshot's id as frozen_id from a snapshot, 0 from the network itself."""
     seen = []
     real = cpp_backend._kernel
 
@@ -108,44 +108,64 @@ def test_frozen_calls_skip_the_cpp_check(monkeypatch, rng):
     net = fr.GRU(6, 20, num_layers=2, seed=8)
     x = rng.standard_normal((3, 2, 6)).astype(np.float32)
     with fr.use_backend("cpp"):
-        net.frozen()(x)
-        assert seen == [True, True]
+        one, two = net.frozen(), net.frozen()
+        one(x)
+        two(x)
+        assert seen[0] == seen[1] == one._id != 0 and seen[2] == seen[3] == two._id != one._id
         seen.clear()
         net(x)
-        assert seen == [False, False]
+        assert seen == [0, 0]
         seen.clear()
-        net.frozen()(x.astype(np.float64))  # cast copies of the weights: checked
-        assert seen == [False, False]
+        one(x.astype(np.float64))  # cast copies of the weights: checked
+        assert seen == [0, 0]
 
 
-def test_weights_frozen_uses_the_cached_packing_unchecked(rng):
-    """The kernels' side of the contract: with weights_frozen the packing cached for the arrays is used
-    as it is, so a change behind the flag's back is not seen (hence the read-only arrays), until the
-    cache is dropped; without the flag the change is seen."""
+def test_frozen_id_uses_the_cached_packing_unchecked(rng):
+    """The kernels' side: under the same frozen_id the packing cached for the arrays is used as it is,
+    so a change behind the id's back is not seen (hence read-only arrays, and an id per snapshot);
+    another id, as a new snapshot whose arrays landed at the same addresses would have, or none,
+    sees it."""
     cell = cells.CELLS["lstm"]
     w, x, h0, c0, lengths, *_ = make_problem(rng, cell, 4, 2, 8, 20, np.float32)
     w_ih, w_hh = w.w_ih, w.w_hh
-    args = lambda frozen: (x, h0, c0, w_ih, w_hh, w.b_ih, w.b_hh, np.full(2, 4, np.int64), False, False, 1, frozen)
+    args = lambda frozen_id: (x, h0, c0, w_ih, w_hh, w.b_ih, w.b_hh, np.full(2, 4, np.int64), False, False, 1,
+                              frozen_id)
     w_ih.flags.writeable = w_hh.flags.writeable = False
-    first = _core.lstm_forward_f32(*args(True))[0].copy()
+    first = _core.lstm_forward_f32(*args(7))[0].copy()
     w_hh.flags.writeable = True
     w_hh *= -1.0
     w_hh.flags.writeable = False
-    assert np.array_equal(_core.lstm_forward_f32(*args(True))[0], first)  # the stale packing
-    checked = _core.lstm_forward_f32(*args(False))[0].copy()  # repacks
-    assert not np.array_equal(checked, first)
-    assert np.array_equal(_core.lstm_forward_f32(*args(True))[0], checked)
+    assert np.array_equal(_core.lstm_forward_f32(*args(7))[0], first)  # the stale packing, by contract
+    fresh = _core.lstm_forward_f32(*args(8))[0].copy()  # another snapshot's id: packed anew
+    assert not np.array_equal(fresh, first)
+    assert np.array_equal(_core.lstm_forward_f32(*args(0))[0], fresh)  # checked: the same bits
+    assert np.array_equal(_core.lstm_forward_f32(*args(8))[0], fresh)
 
 
-def test_weights_frozen_needs_read_only_arrays_owning_their_data(rng):
+def test_snapshots_of_different_weights_each_give_their_own_results(rng):
+    net = fr.LSTM(16, 200, seed=9)
+    x = rng.standard_normal((5, 1, 16)).astype(np.float32)
+    with fr.use_backend("cpp"):
+        before, expected_before = net.frozen(), net(x)[0]
+        net.params["weight_hh_l0"] *= -1.0
+        after, expected_after = net.frozen(), net(x)[0]
+        for _ in range(2):
+            _same(before(x)[0], expected_before, "the first snapshot")
+            _same(after(x)[0], expected_after, "the second snapshot")
+        del before
+        again = net.frozen()  # may well reuse the dead snapshot's addresses
+        _same(again(x)[0], expected_after, "a snapshot after one died")
+
+
+def test_frozen_id_needs_read_only_arrays_owning_their_data(rng):
     cell = cells.CELLS["gru"]
     w, x, h0, _, lengths, *_ = make_problem(rng, cell, 3, 2, 5, 6, np.float32)
     L = np.full(2, 3, np.int64)
     with pytest.raises(ValueError, match=r"\[gru_forward_f32\] w_ih: expected a read-only array .* got a writeable array"):
-        _core.gru_forward_f32(x, h0, None, w.w_ih, w.w_hh, w.b_ih, w.b_hh, L, False, False, 1, True)
+        _core.gru_forward_f32(x, h0, None, w.w_ih, w.w_hh, w.b_ih, w.b_hh, L, False, False, 1, 1)
     w_ih = w.w_ih.copy()
     w_ih.flags.writeable = False
     view = w.w_hh.view()
     view.flags.writeable = False  # its base stays writeable
     with pytest.raises(ValueError, match=r"w_hh: expected a read-only array owning its data .* got a view"):
-        _core.gru_forward_f32(x, h0, None, w_ih, view, w.b_ih, w.b_hh, L, False, False, 1, True)
+        _core.gru_forward_f32(x, h0, None, w_ih, view, w.b_ih, w.b_hh, L, False, False, 1, 1)

@@ -2,7 +2,7 @@
 
 Per cell in (rnn_tanh, rnn_relu, lstm, gru, gru_reset_before) and dtype suffix (f32, f64):
   <cell>_forward_<dt>(x [T,B,I], h0 [B,H], c0 [B,H] | None, w_ih [G*H,I], w_hh [G*H,H],
-                      b_ih [G*H], b_hh [G*H], lengths [B] int64, reverse, train, threads=0, weights_frozen=False)
+                      b_ih [G*H], b_hh [G*H], lengths [B] int64, reverse, train, threads=0, frozen_id=0)
       -> (y [T,B,H], h_n [B,H], c_n [B,H] | None, (gates [T,B,G*Hp], hprev [T,B,H], extra [T,B,E,Hp]) | None)
      (gates and extra in the kernels' tile order, Hp = H rounded up to 16; the reset-before GRU's extra
      is [T,B,1,H]: csrc/kernels.h)
@@ -11,8 +11,8 @@ Per cell in (rnn_tanh, rnn_relu, lstm, gru, gru_reset_before) and dtype suffix (
       -> (dx | None (need_dx False: not computed), dh0, dc0 | None, dw_ih, dw_hh, db_ih, db_hh, sqnorm)
 threads=0 uses get_num_threads(). Returned arrays come from a buffer pool reused across calls;
 packed W_hh (and W_ih where the input projection runs on the tiles) is cached per array and repacked when its
-bytes change (release_memory() drops both); with weights_frozen (read-only w_ih and w_hh owning their data,
-else ValueError) the cached packing is used without comparing bytes. Arrays must have exactly the dtype, C order and shapes;
+bytes change (release_memory() drops both); with a non-zero frozen_id (a frozen snapshot's id; w_ih and w_hh
+read-only arrays owning their data, else ValueError) a packing cached under that id is used without comparing bytes. Arrays must have exactly the dtype, C order and shapes;
 otherwise ValueError "[op] arg: expected ..., got ...".
 """
 
@@ -37,7 +37,7 @@ def release_memory() -> int: ...  # drop packed-weight cache and pooled buffers;
 def cached_bytes() -> int: ...    # bytes of free buffers pooled for reuse
 
 def _forward(x: _Arr, h0: _Arr, c0: _Arr | None, w_ih: _Arr, w_hh: _Arr, b_ih: _Arr, b_hh: _Arr,
-             lengths: _Arr, reverse: bool, train: bool, threads: int = 0, weights_frozen: bool = False) -> _Fwd: ...
+             lengths: _Arr, reverse: bool, train: bool, threads: int = 0, frozen_id: int = 0) -> _Fwd: ...
 def _backward(x: _Arr, w_ih: _Arr, w_hh: _Arr, lengths: _Arr, reverse: bool, gates: _Arr, hprev: _Arr,
               extra: _Arr, dy: _Arr, dh_n: _Arr, dc_n: _Arr | None, clip_gate: float, clip_value: float,
               bias: bool, threads: int = 0, need_dx: bool = True) -> _Bwd: ...

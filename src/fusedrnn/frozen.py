@@ -10,11 +10,16 @@ its own read-only arrays, which nothing can change, so the check is left out.
 from __future__ import annotations
 
 import copy
+import itertools
 from types import MappingProxyType
 
 import numpy as np
 
 from .layers import RecurrentNetwork
+
+# Each snapshot's id: the cpp backend's cache knows a snapshot's packings by it, so an array
+# allocated where a dead snapshot's was is never taken for it.
+_ids = itertools.count(1)
 
 
 def _read_only_copy(array: np.ndarray) -> np.ndarray:
@@ -36,12 +41,13 @@ class FrozenNetwork:
         snapshot = copy.copy(net)  # config and options shared (immutable), parameters our own
         snapshot.params = {name: _read_only_copy(value) for name, value in net.params.items()}
         self._net = snapshot
+        self._id = next(_ids)
 
     def __call__(self, x, state=None, lengths=None):
         """Inference: returns (y, state), state being h or (h, c) for LSTM; as RecurrentNetwork.__call__."""
         # Someone who made a snapshot's array writeable again gets the checked path: never stale results.
         intact = all(not p.flags.writeable and p.flags.owndata for p in self._net.params.values())
-        y, final, _ = self._net._forward(x, state, lengths, train=False, rng=None, frozen=intact)
+        y, final, _ = self._net._forward(x, state, lengths, train=False, rng=None, frozen=self._id if intact else 0)
         return y, final
 
     @property

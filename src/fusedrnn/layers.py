@@ -119,10 +119,10 @@ class RecurrentNetwork:
         ``seed`` when given, else from the model's generator).
         """
         rng = np.random.default_rng(seed) if seed is not None else self._rng
-        return self._forward(x, state, lengths, train=bool(train), rng=rng, frozen=False)
+        return self._forward(x, state, lengths, train=bool(train), rng=rng, frozen=0)
 
-    def _forward(self, x, state, lengths, *, train: bool, rng, frozen: bool):
-        """forward's work; frozen: self.params are a FrozenNetwork's (network.forward)."""
+    def _forward(self, x, state, lengths, *, train: bool, rng, frozen: int):
+        """forward's work; frozen: the id of the FrozenNetwork self.params belong to, or 0 (network.forward)."""
         config = self.config
         xt = validate.sequence(x, input_size=config.input_size, batch_first=self.batch_first)
         T, B, _ = xt.shape

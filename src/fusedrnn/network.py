@@ -63,9 +63,9 @@ class NetworkGrads:
 
 
 def layer_weights(config: Config, params: dict[str, np.ndarray], layer: int, direction: int, dtype,
-                  frozen: bool = False) -> LayerWeights:
+                  frozen: int = 0) -> LayerWeights:
     """One layer and direction's parameters in the compute dtype (no copy when already right).
-    frozen: the params are a FrozenNetwork's; the weights say so unless they had to be cast."""
+    frozen: the id of the FrozenNetwork the params are, or 0; the weights carry it unless cast."""
     w_ih, w_hh, b_ih, b_hh = layer_param_names(layer, direction)
     rows = config.cell.gates * config.hidden_size
 
@@ -73,7 +73,7 @@ def layer_weights(config: Config, params: dict[str, np.ndarray], layer: int, dir
         return np.ascontiguousarray(array, dtype=dtype)
 
     wi, wh = cast(params[w_ih]), cast(params[w_hh])
-    frozen = frozen and wi is params[w_ih] and wh is params[w_hh]
+    frozen = frozen if wi is params[w_ih] and wh is params[w_hh] else 0
     if config.bias:
         return LayerWeights(wi, wh, cast(params[b_ih]), cast(params[b_hh]), True, frozen)
     zeros = np.zeros(rows, dtype)
@@ -91,13 +91,13 @@ def forward(
     train: bool,
     rng: np.random.Generator | None = None,
     backend: str | None = None,
-    frozen: bool = False,
+    frozen: int = 0,
 ):
     """Run the network. Returns (y [T, B, D*H], h_n [L*D, B, H], c_n or None, NetworkTape or None).
 
     Inputs are validated already (validate.py): contiguous, one float dtype, consistent shapes.
     Dropout (config.dropout > 0) is applied between layers only when train is True.
-    frozen: params are read-only arrays owning their data that nothing changes (FrozenNetwork).
+    frozen: the id of the FrozenNetwork whose read-only params these are, or 0 (LayerWeights.frozen).
     """
     compute = backends.get(backend)
     cell, D = config.cell, config.num_directions

@@ -48,8 +48,9 @@ class LayerWeights:
     w_ih: [G*H, I]   w_hh: [G*H, H]   b_ih, b_hh: [G*H]
     bias: False when the model has no biases; b_ih and b_hh are then zeros and
           backends leave their gradients out of the squared norm.
-    frozen: w_ih and w_hh are read-only arrays owning their data, which nothing changes (a
-          FrozenNetwork's): the cpp backend uses its cached packings of them without comparing bytes.
+    frozen: 0, or the id of the FrozenNetwork whose read-only arrays w_ih and w_hh are (nothing
+          changes them while it lives): the cpp backend uses the packings it cached for that id
+          without comparing bytes.
     """
 
     w_ih: np.ndarray
@@ -57,7 +58,7 @@ class LayerWeights:
     b_ih: np.ndarray
     b_hh: np.ndarray
     bias: bool = True
-    frozen: bool = False
+    frozen: int = 0
 
 
 @dataclass(frozen=True)
