@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fusedrnn.cells import CELLS
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/'s own modules
 
 from interleaved import timed_call  # noqa: E402
@@ -37,7 +39,6 @@ from workloads import SIZES, sized  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BATCH1 = ("W1", "W8")
-GATES = {"lstm": 4, "gru": 3, "gru_reset_before": 3, "rnn_tanh": 1, "rnn_relu": 1}
 PEERS = ("onnxruntime", "torch")
 
 
@@ -90,12 +91,13 @@ def measure(names: list[str], threads: int, rounds: int, size: str, exe: str) ->
     for name in names:
         w = sized(name, size)
         runners = {impl: make_runner(impl, w, threads) for impl in ("fusedrnn-cpp", *PEERS)}
+        GH = CELLS[w.cell].gates * w.H
         times = {key: [] for key in ("read", "projection", *runners)}
         # The floors first: starting and ending their processes keeps the kernel busy for a while,
         # which would land on the implementations' calls (some took 8-16 ms instead of 1).
         for _ in range(rounds):
-            times["read"].append(weight_read_ms(exe, GATES[w.cell] * w.H, w.H, w.T, threads))
-            times["projection"].append(projection_ms(w.T, w.I, GATES[w.cell] * w.H, threads))
+            times["read"].append(weight_read_ms(exe, GH, w.H, w.T, threads))
+            times["projection"].append(projection_ms(w.T, w.I, GH, threads))
         time.sleep(0.5)
         for _ in range(rounds):
             for impl, runner in runners.items():
