@@ -45,8 +45,9 @@ def load_core(path: str):
     return module
 
 
-def layer_call(core, cell: str, shape: tuple[int, int, int, int], what: str, threads: int):
-    """A no-argument function making one call of `what`, on fixed random data."""
+def layer_call(core, cell: str, shape: tuple[int, int, int, int], what: str, threads: int, frozen: bool = False):
+    """A no-argument function making one call of `what`, on fixed random data; frozen: read-only weights
+    passed with a frozen_id, as a FrozenNetwork's (inference only)."""
     T, B, I, H = shape
     G = GATES[cell]
     rng = np.random.default_rng(0)
@@ -62,6 +63,10 @@ def layer_call(core, cell: str, shape: tuple[int, int, int, int], what: str, thr
     lengths = np.full(B, T, np.int64)
     dy = rng.standard_normal((T, B, H)).astype(f)
     forward = getattr(core, f"{cell}_forward_f32")
+    if frozen:
+        for w in (w_ih, w_hh):
+            w.flags.writeable = False
+        return lambda: forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, False, False, threads, 1)
     if what != "bwd":
         return lambda: forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, False, what == "fwd", threads)
     saved = forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, False, True, threads)[3]
@@ -72,7 +77,7 @@ def layer_call(core, cell: str, shape: tuple[int, int, int, int], what: str, thr
 def worker(args: argparse.Namespace) -> None:
     """Serves one build: prints a checksum, then for each line `n` on stdin the fastest of n calls."""
     core = load_core(args.builds[0])
-    call = layer_call(core, args.cell, args.shape, args.what, args.threads)
+    call = layer_call(core, args.cell, args.shape, args.what, args.threads, args.frozen)
     print(repr(float(np.sum(np.asarray(call()[0], np.float64)))), flush=True)
     for line in sys.stdin:
         times = []
@@ -93,7 +98,8 @@ def compare(args: argparse.Namespace) -> dict:
             os.makedirs(os.path.dirname(copy))
             shutil.copy(path, copy)
             cmd = [sys.executable, __file__, "--worker", copy, "--cell", args.cell, "--what", args.what,
-                   "--threads", str(args.threads), "--shape", ",".join(map(str, args.shape))]
+                   "--threads", str(args.threads), "--shape", ",".join(map(str, args.shape))] + (
+                      ["--frozen"] if args.frozen else [])
             procs[tag] = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         checksum = {tag: float(p.stdout.readline()) for tag, p in procs.items()}
         times = {"A": [], "B": []}
@@ -135,12 +141,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--calls", type=int, default=7, help="calls per build and round; the fastest counts")
+    parser.add_argument("--frozen", action="store_true", help="inference on read-only weights with a frozen_id, "
+                        "as a FrozenNetwork calls (--what inf only)")
     args = parser.parse_args(argv)
     args.shape = parse_shape(parser, args.shape)
     if args.worker:
         args.builds = [args.worker]
     elif len(args.builds) != 2:
         parser.error(f"expected two builds A.so B.so, got {len(args.builds)}")
+    if args.frozen and args.what != "inf":
+        parser.error(f"--frozen: only with --what inf, got --what {args.what}")
     return args
 
 
@@ -152,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     result = compare(args)
     T, B, I, H = args.shape
     ms = result["median_ms"]
-    print(f"{args.cell} {args.what} T={T} B={B} I={I} H={H}, {args.threads} threads, {args.rounds} rounds: "
-          f"A {ms['A']:.2f} ms, B {ms['B']:.2f} ms, A/B {result['ratio']:.3f} (median of rounds); "
+    print(f"{args.cell} {args.what}{' frozen' if args.frozen else ''} T={T} B={B} I={I} H={H}, {args.threads} threads, {args.rounds} rounds: "
+          f"A {ms['A']:.4g} ms, B {ms['B']:.4g} ms, A/B {result['ratio']:.3f} (median of rounds); "
           f"checksums {result['checksum']['A']!r} {result['checksum']['B']!r}")
     return 0
 

@@ -6,9 +6,9 @@ from ab_builds import compare, main, parse
 from fusedrnn import _core
 
 
-@pytest.mark.parametrize("cell,what", [("lstm", "bwd"), ("gru", "fwd"), ("rnn_tanh", "inf")])
+@pytest.mark.parametrize("cell,what", [("lstm", "bwd"), ("gru", "fwd"), ("rnn_tanh", "inf"), ("lstm", "inf --frozen")])
 def test_a_build_against_itself_computes_the_same_bits(cell, what):
-    args = parse([_core.__file__, _core.__file__, "--cell", cell, "--what", what, "--shape", "3,2,4,5",
+    args = parse([_core.__file__, _core.__file__, "--cell", cell, "--what", *what.split(), "--shape", "3,2,4,5",
                   "--threads", "1", "--rounds", "2", "--calls", "1"])
     result = compare(args)
     assert result["checksum"]["A"] == result["checksum"]["B"]
@@ -25,6 +25,7 @@ def test_prints_the_ratio_and_checksums(capsys):
     (["one.so"], "expected two builds A.so B.so, got 1"),
     (["a.so", "b.so", "--shape", "3,2,4"], "--shape: expected four positive integers T,B,I,H"),
     (["a.so", "b.so", "--shape", "3,0,4,5"], "--shape: expected four positive integers T,B,I,H"),
+    (["a.so", "b.so", "--frozen"], "--frozen: only with --what inf, got --what bwd"),
 ])
 def test_bad_arguments_are_errors_naming_them(argv, message, capsys):
     with pytest.raises(SystemExit) as caught:

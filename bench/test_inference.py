@@ -1,4 +1,5 @@
-"""Inference workloads (W1 and W8 at batch 1, W2 at batch 64): every implementation, one table per workload."""
+"""Inference workloads (W1 and W8 at batch 1, W2 at batch 64, one step per call): every implementation,
+one table per workload."""
 
 import pytest
 from runners import IMPLS

@@ -15,6 +15,7 @@ import pytest
 
 from fusedrnn import cells
 from fusedrnn.backends import get
+from fusedrnn.frozen import _ids as frozen_ids  # every frozen_id once per process, as snapshots take them
 from fusedrnn.types import LayerWeights
 from tolerance import assert_close
 
@@ -204,6 +205,38 @@ def test_block_input_projection(rng, cell_name, simd):
                 actual = run_on_1_2_3_threads(cpp, cell, problem, label, reverse=reverse, clip_gate=0.05)
                 for name in expected:
                     assert_close(f"{label} {name}", actual[name], expected[name], np.float32)
+
+
+@pytest.mark.parametrize("simd", SIMD_PATHS)
+@pytest.mark.parametrize("cell_name", CELL_NAMES)
+def test_frozen_short_calls_take_the_input_tiles(rng, cell_name, simd):
+    """Frozen weights (a frozen_id): calls of one or two valid (t, b) pairs below 16 rows take each
+    block's input projection from the cached W_ih packing as well (the weights' own calls take BLAS
+    there): batch 1 with T = 1 and 2, and a batch of 6 whose lengths leave two valid pairs."""
+    cell = cells.CELLS[cell_name]
+    ref, cpp = get("numpy"), get("cpp")
+    with exact_threads(simd):
+        for T, B, lengths in [(1, 1, [1]), (2, 1, [2]), (2, 6, [0, 1, 0, 0, 1, 0])]:
+            H = int(np.ceil(np.sqrt(2**17 / (B * cell.gates)))) | 1  # B*G*H*H >= 2^17: a loop on 2 threads
+            w, x, h0, c0, _, _, _, _ = make_problem(rng, cell, T, B, 23, H, np.float32)
+            for array in (w.w_ih, w.w_hh):
+                array.flags.writeable = False
+            frozen = LayerWeights(w.w_ih, w.w_hh, w.b_ih, w.b_hh, True, next(frozen_ids))
+            lengths = np.array(lengths, np.int64)
+            for reverse in (False, True):
+                label = f"{cell_name} T={T} B={B} H={H} reverse={reverse}"
+                expected = ref.layer_forward(cell, x, h0, c0, w, lengths, reverse=reverse, train=False)
+                results = []
+                for n in (1, 2, 3):
+                    cpp_backend.set_num_threads(n)
+                    for _ in range(2):  # packs W_ih, then takes the cached packing unchecked
+                        got = cpp.layer_forward(cell, x, h0, c0, frozen, lengths, reverse=reverse, train=False)
+                        results.append({"y": got.y, "h_n": got.h_n, "c_n": got.c_n})
+                for other in results[1:]:
+                    _same_bits(results[0], other, label)
+                for name in ("y", "h_n", "c_n"):
+                    if results[0][name] is not None:
+                        assert_close(f"{label} {name}", results[0][name], getattr(expected, name), np.float32)
 
 
 def test_concurrent_calls_from_python_threads(rng):

@@ -1,5 +1,6 @@
 """FrozenNetwork (net.frozen()): the network's own inference results, on read-only copies of its
-parameters taken when it was frozen, on every backend (the cpp backend's side: test_cpp_cache.py)."""
+parameters taken when it was frozen, on every backend (the cpp backend's side: test_cpp_cache.py;
+calls of one or two steps, where the cpp backend rounds differently for a snapshot: test_cpp_kernels.py)."""
 
 from __future__ import annotations
 

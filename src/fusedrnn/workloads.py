@@ -133,6 +133,9 @@ def _all() -> dict[str, Workload]:
         Workload("W3-f64", **lstm_train, dtype="float64"),
         Workload("W3-varlen", **lstm_train, lengths="uniform-half",
                  note="PyTorch runs it with pack_padded_sequence"),
+        # One step per call, as in generating token by token: what a call costs besides its arithmetic.
+        *(Workload(f"step-{cell}-{H}", cell, T=1, B=1, I=H, H=H, note="one step per call")
+          for cell, H in (("lstm", 64), ("lstm", 256), ("gru", 256))),
     ]
     return {w.name: w for w in workloads}
 
