@@ -162,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     result = compare(args)
     T, B, I, H = args.shape
     ms = result["median_ms"]
-    print(f"{args.cell} {args.what}{' frozen' if args.frozen else ''} T={T} B={B} I={I} H={H}, {args.threads} threads, {args.rounds} rounds: "
+    what = f"{args.what} frozen" if args.frozen else args.what
+    print(f"{args.cell} {what} T={T} B={B} I={I} H={H}, {args.threads} threads, {args.rounds} rounds: "
           f"A {ms['A']:.4g} ms, B {ms['B']:.4g} ms, A/B {result['ratio']:.3f} (median of rounds); "
           f"checksums {result['checksum']['A']!r} {result['checksum']['B']!r}")
     return 0
