@@ -50,6 +50,24 @@ def test_frozen_gives_the_networks_results(backend, rng, case):
         _same(_outputs(frozen(x64)), _outputs(net(x64)), f"case {case} float64")
 
 
+@pytest.mark.parametrize("make", [lambda: fr.LSTM(24, 200, seed=7), lambda: fr.GRU(24, 216, seed=8)])
+def test_one_step_at_a_time_matches_one_call(backend, rng, make):
+    """Generating step by step: each call of one step (batch 1, big enough for the cpp backend's input
+    tiles on 2 threads) continues from the last call's state, as one call over the whole sequence."""
+    net = make()
+    frozen = net.frozen()
+    x = rng.standard_normal((6, 1, 24)).astype(np.float32)
+    with fr.use_backend(backend.name):
+        y_full, final_full = frozen(x)
+        state, steps = None, []
+        for t in range(len(x)):
+            y, state = frozen(x[t : t + 1], state)
+            steps.append(y)
+    np.testing.assert_allclose(np.concatenate(steps), y_full, rtol=1e-5, atol=1e-6)
+    for got, expected in zip(_outputs((None, state))[1:], _outputs((None, final_full))[1:]):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_later_changes_to_the_network_do_not_reach_the_snapshot(backend, rng):
     net = fr.LSTM(16, 200, seed=5)
     x = rng.standard_normal((6, 1, 16)).astype(np.float32)
