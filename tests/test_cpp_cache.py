@@ -17,7 +17,7 @@ from tolerance import assert_close
 from fusedrnn import _core  # noqa: E402  (a failed import is a failure, never a skip)
 from fusedrnn.backends import cpp as cpp_backend  # noqa: E402
 
-from test_cpp_kernels import make_problem, run, _same_bits
+from test_cpp_kernels import frozen_ids, make_problem, run, _same_bits
 from test_frozen import _same
 
 
@@ -131,15 +131,16 @@ def test_frozen_id_uses_the_cached_packing_unchecked(rng):
     args = lambda frozen_id: (x, h0, c0, w_ih, w_hh, w.b_ih, w.b_hh, np.full(2, 4, np.int64), False, False, 1,
                               frozen_id)
     w_ih.flags.writeable = w_hh.flags.writeable = False
-    first = _core.lstm_forward_f32(*args(7))[0].copy()
+    one, other = next(frozen_ids), next(frozen_ids)  # ids no snapshot of this process has
+    first = _core.lstm_forward_f32(*args(one))[0].copy()
     w_hh.flags.writeable = True
     w_hh *= -1.0
     w_hh.flags.writeable = False
-    assert np.array_equal(_core.lstm_forward_f32(*args(7))[0], first)  # the stale packing, by contract
-    fresh = _core.lstm_forward_f32(*args(8))[0].copy()  # another snapshot's id: packed anew
+    assert np.array_equal(_core.lstm_forward_f32(*args(one))[0], first)  # the stale packing, by contract
+    fresh = _core.lstm_forward_f32(*args(other))[0].copy()  # another snapshot's id: packed anew
     assert not np.array_equal(fresh, first)
     assert np.array_equal(_core.lstm_forward_f32(*args(0))[0], fresh)  # checked: the same bits
-    assert np.array_equal(_core.lstm_forward_f32(*args(8))[0], fresh)
+    assert np.array_equal(_core.lstm_forward_f32(*args(other))[0], fresh)
 
 
 def test_snapshots_of_different_weights_each_give_their_own_results(rng):

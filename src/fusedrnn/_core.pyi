@@ -12,8 +12,8 @@ Per cell in (rnn_tanh, rnn_relu, lstm, gru, gru_reset_before) and dtype suffix (
 threads=0 uses get_num_threads(). Returned arrays come from a buffer pool reused across calls;
 packed W_hh (and W_ih where the input projection runs on the tiles) is cached per array and repacked when its
 bytes change (release_memory() drops both); with a non-zero frozen_id (a frozen snapshot's id; w_ih and w_hh
-read-only arrays owning their data, else ValueError) a packing cached under that id is used without comparing bytes. Arrays must have exactly the dtype, C order and shapes;
-otherwise ValueError "[op] arg: expected ..., got ...".
+read-only arrays owning their data, else ValueError) a packing cached under that id is used without comparing
+bytes. Arrays must have exactly the dtype, C order and shapes; otherwise ValueError "[op] arg: expected ..., got ...".
 """
 
 from typing import Any
