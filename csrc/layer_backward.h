@@ -6,7 +6,7 @@
 // block's units (clip_gate clamp inside the cell), the bias gradients summed as they are
 // produced; then, once every block's are ready, the block's columns of dh_{t-1} = dG·W_hh
 // (W_hh packed once per call). After the loop, over the valid (t, b) pairs: dx (on the tiles
-// where tiled_input_gradient, else BLAS) and the weight gradients (BLAS); clip_value and the
+// where tiled_input_gradient, else BLAS) and the weight gradients (weight_gradient.h); clip_value and the
 // squared norm are applied in one pass over the (small, cache-hot) weight gradients.
 #pragma once
 
@@ -291,13 +291,21 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
     gemm(false, false, NV, I, GH, T(1), dgx.data(), ldg, a.w_ih, I, T(0), all ? a.dx : dxc.data(), I, a.threads);
   }
   if (!all && a.dx != nullptr) vp.scatter(a.lengths, Tn, B, dxc.data(), I, a.dx);
-  gemm(true, false, GH, I, NV, T(1), dgx.data(), ldg, xs, I, T(0), a.dw_ih, I, a.threads);
+  const int gh = static_cast<int>(GH);
   if constexpr (Cell::kResetBefore) {
+    // dW_hh's r and z rows from [dG_r | dG_z] and h_{t-1}; its n rows from dG_n and r*h_{t-1}.
     const T* es = all ? a.extra : ec.data();
-    gemm(true, false, 2 * H, H, NV, T(1), dgx.data(), ldg, hs, H, T(0), a.dw_hh, H, a.threads);
-    gemm(true, false, H, H, NV, T(1), dgx.data() + 2 * H, ldg, es, H, T(0), a.dw_hh + 2L * H * H, H, a.threads);
+    const GradOperand<T> x_op{xs, I, I, a.dw_ih, I}, h_op{hs, H, H, a.dw_hh, H}, e_op{es, H, H, a.dw_hh + 2L * H * H, H};
+    weight_gradient<V>(dgx.data(), ldg, gh, NV, &x_op, 1, a.threads);
+    weight_gradient<V>(dgx.data(), ldg, 2 * H, NV, &h_op, 1, a.threads);
+    weight_gradient<V>(dgx.data() + 2 * H, ldg, H, NV, &e_op, 1, a.threads);
+  } else if constexpr (kSplitH) {
+    const GradOperand<T> x_op{xs, I, I, a.dw_ih, I}, h_op{hs, H, H, a.dw_hh, H};
+    weight_gradient<V>(dgx.data(), ldg, gh, NV, &x_op, 1, a.threads);
+    weight_gradient<V>(dgh, ldg, gh, NV, &h_op, 1, a.threads);
   } else {
-    gemm(true, false, GH, H, NV, T(1), dgh, ldg, hs, H, T(0), a.dw_hh, H, a.threads);
+    const GradOperand<T> ops[2] = {{xs, I, I, a.dw_ih, I}, {hs, H, H, a.dw_hh, H}};  // one packing of dG for both
+    weight_gradient<V>(dgx.data(), ldg, gh, NV, ops, 2, a.threads);
   }
   const double* dbh_src = kSplitH ? dbh.data() : dbx.data();
   for (long k = 0; k < GH; ++k) {

@@ -167,6 +167,27 @@ def test_tiled_input_gradient(rng, cell_name, dtype, simd):
 
 
 @pytest.mark.parametrize("simd", SIMD_PATHS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cell_name", CELL_NAMES)
+def test_weight_gradients_over_several_depth_blocks(rng, cell_name, dtype, simd):
+    """The weight gradients on our own tiles (csrc/weight_gradient.h): more valid (t, b) pairs
+    than one depth block holds (768), so C carries partial sums from block to block; G*H and I
+    that leave partial row tiles and column strips; lengths with frozen rows (the gathered path)."""
+    cell = cells.CELLS[cell_name]
+    ref, cpp = get("numpy"), get("cpp")
+    with exact_threads(simd):
+        w, x, h0, c0, _, dy, dh, dc = make_problem(rng, cell, 90, 13, 37, 47, dtype)
+        lengths = rng.integers(60, 91, 13).astype(np.int64)
+        lengths[3] = 0
+        assert lengths.sum() > 768
+        problem = (w, x, h0, c0, lengths, dy, dh, dc)
+        expected = run(ref, cell, problem, False, clip_value=0.5)
+        actual = run_on_1_2_3_threads(cpp, cell, problem, f"{cell_name}", reverse=False, clip_value=0.5)
+        for name in expected:
+            assert_close(f"{cell_name} {name}", actual[name], expected[name], dtype)
+
+
+@pytest.mark.parametrize("simd", SIMD_PATHS)
 @pytest.mark.parametrize("cell_name, H, dtype", [("lstm", 256, np.float32), ("lstm", 128, np.float64),
                                                  ("gru", 1024, np.float32), ("gru_reset_before", 1024, np.float32),
                                                  ("rnn_tanh", 1024, np.float32)])

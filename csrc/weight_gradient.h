@@ -1,0 +1,180 @@
+// weight_gradient<V>: the weight gradients C = Aᵀ·B on our own tiles, not BLAS. Include inside
+// an ISA namespace after microkernel.h.
+//
+// A is the gate gradients, [K][lda] (one row per valid (t, b) pair, M gate units used), and each
+// operand B is x or h_{t-1}, [K][ldb] (n columns used): both are k-major, so each is packed by
+// copying contiguous pieces of rows, with no transpose (the form BLAS's "tn" product packs the
+// hard way). Several operands share one packing of A (LSTM: dW_ih and dW_hh from the same dG).
+// Why not BLAS: OpenBLAS picks its kernels by its own CPU detection or OPENBLAS_CORETYPE, and
+// with its AVX2 kernels on an AVX-512 CPU (OPENBLAS_CORETYPE=Haswell, as set on this project's
+// benchmark machines) these products ran at 0.42 of the FMA peak, against 0.77 with its
+// AVX-512 ones; our tiles run them on the ISA the rest of the call uses (bench/RESULTS.md).
+//
+// Every element of C is one accumulator over k = 0..K-1 in order (k-blocks continue from the
+// stored partial sum), whichever thread computes its tile: the same bits for any thread count.
+#pragma once
+
+template <typename T>
+struct GradOperand {
+  const T* b;  // [K][ldb], columns [0, n) used
+  long ldb;
+  int n;
+  T* c;  // [M][ldc], columns [0, n) written
+  long ldc;
+};
+
+// Tile shape: the widest the ISA's registers hold (AVX-512 float: 12 rows x 32 columns).
+template <class V>
+struct GradTile {
+  static constexpr int kNB = kBlock / V::kWidth;  // vectors per 16-column block
+  static constexpr int kRows = V::kWideRows > 0 ? V::kWideRows : V::kRows;
+  static constexpr int kVecs = (V::kWideRows > 0 ? 2 : 1) * kNB;
+  static constexpr int kCols = kVecs * V::kWidth;
+  // k per block, at most: C is read and written once per block, and a B strip (at most 96 KB)
+  // stays in L2 for the chunk's tiles. W3's products at 2 threads, per block of 256 / 384 / 800 (K = 1600
+  // in 2 blocks): 4.46-5.09 / 4.34-4.82 / 4.25-4.92 ms (6 runs each, alternating).
+  static constexpr long kMaxDepth = 768;
+};
+
+// dst[0..N) = src[0..n), then zeros: a fixed-size copy where n == N (a call to memmove per
+// 12-float piece took an eighth of the product's time).
+template <int N, typename T>
+inline void copy_padded(const T* src, int n, T* dst) {
+  if (n == N) {
+#pragma GCC unroll 32
+    for (int i = 0; i < N; ++i) dst[i] = src[i];
+  } else {
+    for (int i = 0; i < N; ++i) dst[i] = i < n ? src[i] : T(0);
+  }
+}
+
+// One tile of C (rows x kCols, ldc apart) += or = Aᵀ·B over kc k, from packed A (kc x kRows)
+// and packed B (kc x kCols).
+template <class V, bool kAdd>
+inline void grad_tile(const typename V::Elem* ap, const typename V::Elem* bp, long kc, typename V::Elem* c,
+                      long ldc) {
+  using Tile = GradTile<V>;
+  constexpr int MR = Tile::kRows, NV = Tile::kVecs, NR = Tile::kCols;
+  V acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 16
+    for (int j = 0; j < NV; ++j) acc[i][j] = kAdd ? V::load(c + i * ldc + j * V::kWidth) : V::zero();
+  for (long k = 0; k < kc; ++k) {
+    V b[NV];
+#pragma GCC unroll 16
+    for (int j = 0; j < NV; ++j) b[j] = V::load(bp + k * NR + j * V::kWidth);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const V ai = V::set1(ap[k * MR + i]);
+#pragma GCC unroll 16
+      for (int j = 0; j < NV; ++j) acc[i][j] = V::fmadd(ai, b[j], acc[i][j]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 16
+    for (int j = 0; j < NV; ++j) acc[i][j].store(c + i * ldc + j * V::kWidth);
+}
+
+// As grad_tile, for a tile cut by C's edge (rows x cols of it): through a full tile on the stack.
+template <class V>
+void grad_edge_tile(const typename V::Elem* ap, const typename V::Elem* bp, long kc, bool add,
+                    typename V::Elem* c, long ldc, int rows, int cols) {
+  using T = typename V::Elem;
+  using Tile = GradTile<V>;
+  alignas(64) T tmp[Tile::kRows * Tile::kCols];
+  for (int i = 0; i < Tile::kRows; ++i)
+    for (int j = 0; j < Tile::kCols; ++j) tmp[i * Tile::kCols + j] = add && i < rows && j < cols ? c[i * ldc + j] : T(0);
+  if (add)
+    grad_tile<V, true>(ap, bp, kc, tmp, Tile::kCols);
+  else
+    grad_tile<V, false>(ap, bp, kc, tmp, Tile::kCols);
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) c[i * ldc + j] = tmp[i * Tile::kCols + j];
+}
+
+// C = Aᵀ·B for every operand (C fully written; K = 0 gives zeros). Runs its own team of
+// `threads`: B packed once by all of them, then each thread takes chunks of C's rows, packing
+// its chunk of A one k-block at a time.
+template <class V>
+void weight_gradient(const typename V::Elem* A, long lda, int M, long K, const GradOperand<typename V::Elem>* ops,
+                     int nops, int threads) {
+  using T = typename V::Elem;
+  using Tile = GradTile<V>;
+  constexpr int MR = Tile::kRows, NR = Tile::kCols;
+  if (M <= 0) return;
+  if (K == 0) {
+    for (int o = 0; o < nops; ++o)
+      for (int i = 0; i < M; ++i) std::fill(ops[o].c + i * ops[o].ldc, ops[o].c + i * ops[o].ldc + ops[o].n, T(0));
+    return;
+  }
+  // K in blocks of equal depth (1600 as 2 x 800, not 768 + 768 + 64): a function of K only.
+  const long nkb = (K + Tile::kMaxDepth - 1) / Tile::kMaxDepth, KC = (K + nkb - 1) / nkb;
+  // Column tiles over all operands: (operand, first column).
+  std::vector<std::pair<int, int>> ntiles;
+  for (int o = 0; o < nops; ++o)
+    for (int j = 0; j < ops[o].n; j += NR) ntiles.emplace_back(o, j);
+  const long nnt = static_cast<long>(ntiles.size());
+  const int mtiles = (M + MR - 1) / MR;
+  // Chunks of row tiles: an A block of at most about 384 KB (KC deep) stays in L2; at least
+  // one chunk per thread, and as many per thread, so that the team ends together.
+  const int max_chunk_tiles = std::max(1, static_cast<int>(384 * 1024 / (KC * MR * static_cast<long>(sizeof(T)))));
+  const int team0 = threads < 1 ? 1 : threads;
+  int nchunks = (mtiles + max_chunk_tiles - 1) / max_chunk_tiles;
+  nchunks = (nchunks + team0 - 1) / team0 * team0;
+  if (nchunks > mtiles) nchunks = mtiles;
+  const int team = team0 < nchunks ? team0 : nchunks;
+  const bool serial = team <= 1 || static_cast<long>(M) * K * nnt * NR < (1L << 21);
+
+  PoolBuffer<T> bpack(static_cast<size_t>(nnt) * K * NR);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(serial ? 1 : team)
+#endif
+  {
+    // B in strips of NR columns, k-major: strip s holds rows k at bpack + (s*K + k)*NR.
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (long s = 0; s < nnt; ++s) {
+      const GradOperand<T>& op = ops[ntiles[s].first];
+      const int j0 = ntiles[s].second, w = op.n - j0 < NR ? op.n - j0 : NR;
+      T* dst = bpack.data() + s * K * NR;
+      for (long k = 0; k < K; ++k) copy_padded<NR>(op.b + k * op.ldb + j0, w, dst + k * NR);
+    }  // (the loop's implicit barrier: every strip is packed before any tile reads one)
+    PoolBuffer<T> apack(static_cast<size_t>((mtiles + nchunks - 1) / nchunks) * KC * MR);
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic)
+#endif
+    for (int chunk = 0; chunk < nchunks; ++chunk) {
+      const int t0 = static_cast<int>(static_cast<long>(mtiles) * chunk / nchunks);
+      const int t1 = static_cast<int>(static_cast<long>(mtiles) * (chunk + 1) / nchunks);
+      for (long k0 = 0; k0 < K; k0 += KC) {
+        const long kc = K - k0 < KC ? K - k0 : KC;
+        // A's rows k0..k0+kc, units of tiles t0..t1, as [tile][k][MR] (zeros past M).
+        for (int t = t0; t < t1; ++t) {
+          const int m0 = t * MR, h = M - m0 < MR ? M - m0 : MR;
+          T* d = apack.data() + static_cast<long>(t - t0) * kc * MR;
+          for (long k = 0; k < kc; ++k) copy_padded<MR>(A + (k0 + k) * lda + m0, h, d + k * MR);
+        }
+        const bool add = k0 > 0;
+        for (long s = 0; s < nnt; ++s) {
+          const GradOperand<T>& op = ops[ntiles[s].first];
+          const int j0 = ntiles[s].second, w = op.n - j0 < NR ? op.n - j0 : NR;
+          const T* bp = bpack.data() + (s * K + k0) * NR;
+          for (int t = t0; t < t1; ++t) {
+            const int m0 = t * MR, h = M - m0 < MR ? M - m0 : MR;
+            const T* ap = apack.data() + static_cast<long>(t - t0) * kc * MR;
+            T* c = op.c + m0 * op.ldc + j0;
+            if (h < MR || w < NR)
+              grad_edge_tile<V>(ap, bp, kc, add, c, op.ldc, h, w);
+            else if (add)
+              grad_tile<V, true>(ap, bp, kc, c, op.ldc);
+            else
+              grad_tile<V, false>(ap, bp, kc, c, op.ldc);
+          }
+        }
+      }
+    }
+  }
+}
