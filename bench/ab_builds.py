@@ -45,13 +45,15 @@ def load_core(path: str):
     return module
 
 
-def layer_call(core, cell: str, shape: tuple[int, int, int, int], what: str, threads: int, frozen: bool = False):
+def layer_call(core, cell: str, shape: tuple[int, int, int, int], what: str, threads: int, frozen: bool = False,
+               dtype: str = "float32"):
     """A no-argument function making one call of `what`, on fixed random data; frozen: read-only weights
     passed with a frozen_id, as a FrozenNetwork's (inference only)."""
     T, B, I, H = shape
     G = GATES[cell]
     rng = np.random.default_rng(0)
-    f = np.float32
+    f = np.dtype(dtype)
+    suffix = {"float32": "f32", "float64": "f64"}[dtype]
     lstm = cell == "lstm"
     x = rng.standard_normal((T, B, I)).astype(f)
     h0 = np.zeros((B, H), f)
@@ -62,7 +64,7 @@ def layer_call(core, cell: str, shape: tuple[int, int, int, int], what: str, thr
     b_hh = (rng.standard_normal(G * H) * 0.1).astype(f)
     lengths = np.full(B, T, np.int64)
     dy = rng.standard_normal((T, B, H)).astype(f)
-    forward = getattr(core, f"{cell}_forward_f32")
+    forward = getattr(core, f"{cell}_forward_{suffix}")
     if frozen:
         for w in (w_ih, w_hh):
             w.flags.writeable = False
@@ -70,14 +72,14 @@ def layer_call(core, cell: str, shape: tuple[int, int, int, int], what: str, thr
     if what != "bwd":
         return lambda: forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, False, what == "fwd", threads)
     saved = forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, False, True, threads)[3]
-    backward = getattr(core, f"{cell}_backward_f32")
+    backward = getattr(core, f"{cell}_backward_{suffix}")
     return lambda: backward(x, w_ih, w_hh, lengths, False, *saved, dy, h0, c0, 0.0, 0.0, True, threads)
 
 
 def worker(args: argparse.Namespace) -> None:
     """Serves one build: prints a checksum, then for each line `n` on stdin the fastest of n calls."""
     core = load_core(args.builds[0])
-    call = layer_call(core, args.cell, args.shape, args.what, args.threads, args.frozen)
+    call = layer_call(core, args.cell, args.shape, args.what, args.threads, args.frozen, args.dtype)
     print(repr(float(np.sum(np.asarray(call()[0], np.float64)))), flush=True)
     for line in sys.stdin:
         times = []
@@ -98,7 +100,7 @@ def compare(args: argparse.Namespace) -> dict:
             os.makedirs(os.path.dirname(copy))
             shutil.copy(path, copy)
             cmd = [sys.executable, __file__, "--worker", copy, "--cell", args.cell, "--what", args.what,
-                   "--threads", str(args.threads), "--shape", ",".join(map(str, args.shape))] + (
+                   "--threads", str(args.threads), "--shape", ",".join(map(str, args.shape)), "--dtype", args.dtype] + (
                       ["--frozen"] if args.frozen else [])
             procs[tag] = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         checksum = {tag: float(p.stdout.readline()) for tag, p in procs.items()}
@@ -138,6 +140,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cell", choices=sorted(GATES), default="lstm")
     parser.add_argument("--shape", default="50,32,256,256", help="T,B,I,H (default: W3's)")
     parser.add_argument("--what", choices=WHAT, default="bwd")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--calls", type=int, default=7, help="calls per build and round; the fastest counts")
@@ -163,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     T, B, I, H = args.shape
     ms = result["median_ms"]
     what = f"{args.what} frozen" if args.frozen else args.what
-    print(f"{args.cell} {what} T={T} B={B} I={I} H={H}, {args.threads} threads, {args.rounds} rounds: "
+    print(f"{args.cell} {what} {args.dtype} T={T} B={B} I={I} H={H}, {args.threads} threads, {args.rounds} rounds: "
           f"A {ms['A']:.4g} ms, B {ms['B']:.4g} ms, A/B {result['ratio']:.3f} (median of rounds); "
           f"checksums {result['checksum']['A']!r} {result['checksum']['B']!r}")
     return 0

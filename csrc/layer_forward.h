@@ -6,8 +6,9 @@
 // its gate math. The input projection x_t·W_ihᵀ is either a tile of the same step, next to
 // the h tile (fused_input: batches of 16 or more and panels that stay in cache, where the tile
 // runs as fast as a GEMM and its result never goes through memory), or computed before the loop
-// for all valid (t, b) pairs: at small batches, where a per-step product would stream W_ih once
-// per step, as one tile per unit block (block_input), otherwise (large I + H) as one GEMM (BLAS).
+// for all valid (t, b) pairs, as one tile per unit block (block_input: small batches, where a
+// per-step product would stream W_ih once per step, and large I + H), or, where the loop runs on
+// one thread, as one GEMM (BLAS).
 // Each thread packs and runs its own fixed slice of blocks (at batch 1 its weights stay in
 // its cache) and helps with others' left-over blocks (BlockScheduler); one synchronisation
 // per step (two for the reset-before GRU, whose n gate needs r*h of every unit). A block is
@@ -37,17 +38,20 @@ bool fused_input(int64_t B, int64_t I, int64_t H) {
   return !Cell::kResetBefore && B >= 16 && H >= 4 * kBlock && fits;
 }
 
-// Otherwise, at small batches, whether each unit block's input projection for the whole
-// sequence is a tile of its own, computed before the loop by the thread that owns the block
-// (the scheduler's first phase): one parallel region for the call, the x rows never packed,
-// and the bias already in. Where the loop runs on one thread (tiny steps) the projection would
-// too, so there the GEMM runs it on every thread. A fixed function of the shape.
-// Against the GEMM, inference at 2 threads (bench/ab_builds.py, 21-31 rounds, AMD EPYC AVX-512,
-// T=100 I=H=256): LSTM B=1 1.03x/1.08x/0.99x, B=4 1.10x, B=8 1.17x, B=15 1.02x; GRU B=1
-// 1.08x/0.99x/1.06x/1.09x, B=8 1.07x; LSTM training forward B=8 1.07x; at I=H=512, B=1 about even.
+// Otherwise, whether each unit block's input projection for the whole sequence is a tile of
+// its own, computed before the loop by the thread that owns the block (the scheduler's first
+// phase): one parallel region for the call, the x rows never packed, and the bias already in.
+// Where the loop runs on one thread (tiny steps) the projection would too, so there the GEMM
+// runs it on every thread. A fixed function of the shape.
+// Against the GEMM at 2 threads (bench/ab_builds.py, 21-31 rounds, AMD EPYC AVX-512, T=100
+// I=H=256), inference: LSTM B=1 1.03x/1.08x/0.99x, B=4 1.10x, B=8 1.17x, B=15 1.02x; GRU B=1
+// 1.08x/0.99x/1.06x/1.09x, B=8 1.07x; LSTM training forward B=8 1.07x. From B = 16 on too, on
+// an AMD EPYC with full-width AVX-512 (Zen 5), training forward: LSTM T=100 B=64 I=H=512
+// 1.53x against OpenBLAS's AVX2 kernels (OPENBLAS_CORETYPE=Haswell) and 1.02x against its
+// AVX-512 ones (inference 1.01x); float64 LSTM T=50 B=32 I=H=256 1.42x.
 template <class Cell, typename T>
 bool block_input(int64_t B, int64_t I, int64_t H) {
-  return B < 16 && !fused_input<Cell, T>(B, I, H) && loop_threads(2, B, Cell::kGates, static_cast<int>(H), H) == 2;
+  return !fused_input<Cell, T>(B, I, H) && loop_threads(2, B, Cell::kGates, static_cast<int>(H), H) == 2;
 }
 
 template <class Cell, class V>

@@ -209,15 +209,17 @@ def test_gate_gradient_rows_padded(rng, cell_name, H, dtype, simd):
 @pytest.mark.parametrize("simd", SIMD_PATHS)
 @pytest.mark.parametrize("cell_name", CELL_NAMES)
 def test_block_input_projection(rng, cell_name, simd):
-    """Below 16 rows, with a time loop on several threads, each unit block's input projection is a
-    tile of its own before the loop (csrc/layer_forward.h block_input): batch 1 and a batch of 6
-    with lengths that have zeros, an odd H (a partial unit block), both directions."""
+    """With a time loop on several threads and no per-step input tiles, each unit block's input
+    projection is a tile of its own before the loop (csrc/layer_forward.h block_input): batch 1
+    and a batch of 6 with lengths that have zeros, and a batch of 20 with panels too large for
+    the per-step tiles (I + H > 768 for the RNN and LSTM, 1024 for the GRU); an odd H (a partial
+    unit block), both directions."""
     cell = cells.CELLS[cell_name]
     ref, cpp = get("numpy"), get("cpp")
     with exact_threads(simd):
-        for T, B in [(7, 1), (5, 6)]:
+        for T, B, I in [(7, 1, 23), (5, 6, 23), (4, 20, 3200 // cell.gates)]:
             H = int(np.ceil(np.sqrt(2**17 / (B * cell.gates)))) | 1  # B*G*H*H >= 2^17: a loop on 2 threads
-            w, x, h0, c0, lengths, dy, dh, dc = make_problem(rng, cell, T, B, 23, H, np.float32)
+            w, x, h0, c0, lengths, dy, dh, dc = make_problem(rng, cell, T, B, I, H, np.float32)
             lengths[0] = T  # more than 2 valid pairs: fewer run in BLAS
             problem = w, x, h0, c0, lengths, dy, dh, dc
             for reverse in (False, True):
