@@ -18,7 +18,14 @@ def test_a_build_against_itself_computes_the_same_bits(cell, what):
 def test_prints_the_ratio_and_checksums(capsys):
     assert main([_core.__file__, _core.__file__, "--shape", "2,1,3,4", "--rounds", "1", "--calls", "1"]) == 0
     out = capsys.readouterr().out
-    assert "lstm bwd T=2 B=1 I=3 H=4" in out and "A/B" in out and "checksums" in out
+    assert "lstm bwd float32 T=2 B=1 I=3 H=4" in out and "A/B" in out and "checksums" in out
+
+
+def test_float64_builds_compute_the_same_bits():
+    args = parse([_core.__file__, _core.__file__, "--dtype", "float64", "--shape", "3,2,4,5", "--threads", "1",
+                  "--rounds", "1", "--calls", "1"])
+    result = compare(args)
+    assert result["checksum"]["A"] == result["checksum"]["B"]
 
 
 @pytest.mark.parametrize("argv,message", [
