@@ -151,7 +151,8 @@ def test_bitwise_identical_across_thread_counts(rng, cell_name, dtype, simd):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell_name", CELL_NAMES)
 def test_tiled_input_gradient(rng, cell_name, dtype, simd):
-    """G*H >= 1024: dx runs on the tiles, not BLAS (csrc/layer_backward.h tiled_input_gradient).
+    """G*H >= 1024: dx runs on the tiles, not BLAS, on every SIMD path (csrc/layer_backward.h
+    tiled_input_gradient; with AVX-512 at any G*H, as the other tests' shapes check).
     I = 51 is a pair of column blocks (the wide tiles), a single one and a partial one; 66 rows
     make several row chunks; lengths have zeros."""
     cell = cells.CELLS[cell_name]
