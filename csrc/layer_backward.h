@@ -46,8 +46,8 @@ double clamp_sqnorm(T* p, long n, T clip, int threads) {
 }
 
 // Whether dx = dG · W_ih runs on the tiles (input_gradient) rather than BLAS: a function of the
-// shape only. Backward at 2 threads, tiles against BLAS (bench/ab_builds.py, median of per-round
-// ratios): LSTM T=50 B=32 H=256 (G*H = 1024) 1.07-1.08x, with I=512 1.19x; LSTM T=100 B=64
+// shape and the ISA only. Backward at 2 threads, tiles against BLAS (bench/ab_builds.py, median
+// of per-round ratios): LSTM T=50 B=32 H=256 (G*H = 1024) 1.07-1.08x, with I=512 1.19x; LSTM T=100 B=64
 // I=H=512 (2048) 0.98-1.01x; GRU H=256 (768) 0.98-1.00x; LSTM T=1000 B=16 H=128 (512)
 // 0.97-0.99x; RNN H=256 (256) 0.97-0.98x. With AVX-512 (Zen 5, 2 full-width FMA units) the tiles
 // win at every size: against OpenBLAS's AVX2 kernels (OPENBLAS_CORETYPE=Haswell) GRU H=256
