@@ -277,10 +277,11 @@ PYBIND11_MODULE(_core, m) {
         d["l2_bytes"] = info.l2_bytes;
         d["cpu_simd"] = fusedrnn::simd_paths().front();
         d["blas"] = "scipy-openblas32 (single-threaded calls on blocks the OpenMP team claims)";
+        d["blas_kernels"] = fusedrnn::blas_kernels();
         return d;
       },
       "Compiler, flags, OpenMP version (yyyymm, 0 if none), SIMD path in use, CPU's SIMD level, default thread count, "
-      "L2 bytes per core.");
+      "L2 bytes per core, the BLAS and the kernels it chose.");
   m.def("set_num_threads", [](int n) {
     if (n < 1) fail("set_num_threads", "n", "an int >= 1", std::to_string(n));
     fusedrnn::set_default_threads(n);

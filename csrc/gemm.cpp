@@ -119,6 +119,11 @@ void blas_init() {
   scipy_openblas_set_num_threads(1);
 }
 
+std::string blas_kernels() {
+  const char* name = scipy_openblas_get_corename();
+  return name != nullptr ? name : "unknown";
+}
+
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, int threads) {
   gemm_blocked(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads);

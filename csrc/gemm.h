@@ -2,6 +2,7 @@
 // Call only from serial code: the product runs on its own OpenMP team of `threads`.
 #pragma once
 #include <cstdint>
+#include <string>
 
 namespace fusedrnn {
 
@@ -14,5 +15,10 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double al
 
 // Once at import: OpenBLAS single-threaded (gemm parallelises over blocks itself).
 void blas_init();
+
+// The kernels OpenBLAS chose for this CPU ("Haswell", "SkylakeX", ...): its own detection, or
+// OPENBLAS_CORETYPE where that is set (an AVX-512 CPU held to Haswell's runs these products at
+// half speed; python -m fusedrnn info shows it).
+std::string blas_kernels();
 
 }  // namespace fusedrnn

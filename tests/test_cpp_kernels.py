@@ -5,6 +5,7 @@ threads are safe, and the extension's bounds checks raise ValueError naming the 
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 import threading
@@ -381,6 +382,17 @@ def test_backward_binding_checks():
     with pytest.raises(ValueError, match=r"\[gru_backward_f32\] dc_n: expected None"):
         _core.gru_backward_f32(**{**common, "w_ih": np.zeros((15, 4), np.float32), "w_hh": np.zeros((15, 5), np.float32),
                                   "gates": np.zeros((3, 2, 48), np.float32), "extra": np.zeros((3, 2, 1, 16), np.float32)})
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="OpenBLAS's Haswell kernels are x86-64's")
+def test_info_names_the_blas_kernels_and_follows_openblas_coretype():
+    """build_info()["blas_kernels"] is the kernel set OpenBLAS chose: OPENBLAS_CORETYPE=Haswell
+    (which holds an AVX-512 CPU to AVX2 kernels) shows, in a process of its own (read at load)."""
+    assert isinstance(cpp_backend.build_info()["blas_kernels"], str) and cpp_backend.build_info()["blas_kernels"]
+    code = "from fusedrnn.backends import cpp; print(cpp.build_info()['blas_kernels'])"
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Haswell"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "Haswell"
 
 
 def test_thread_setting_and_info():
