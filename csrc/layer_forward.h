@@ -48,10 +48,14 @@ bool fused_input(int64_t B, int64_t I, int64_t H) {
 // 1.08x/0.99x/1.06x/1.09x, B=8 1.07x; LSTM training forward B=8 1.07x. From B = 16 on too, on
 // an AMD EPYC with full-width AVX-512 (Zen 5), training forward: LSTM T=100 B=64 I=H=512
 // 1.53x against OpenBLAS's AVX2 kernels (OPENBLAS_CORETYPE=Haswell) and 1.02x against its
-// AVX-512 ones (inference 1.01x); float64 LSTM T=50 B=32 I=H=256 1.42x.
-template <class Cell, typename T>
+// AVX-512 ones (inference 1.01x); float64 LSTM T=50 B=32 I=H=256 1.42x; on the avx2+fma path
+// against OpenBLAS's Haswell kernels 0.989x. The scalar path (arm64's) keeps the GEMM there:
+// OpenBLAS has vector kernels for CPUs that our scalar tiles do not use.
+template <class Cell, class V>
 bool block_input(int64_t B, int64_t I, int64_t H) {
-  return !fused_input<Cell, T>(B, I, H) && loop_threads(2, B, Cell::kGates, static_cast<int>(H), H) == 2;
+  using T = typename V::Elem;
+  return (B < 16 || V::kWidth > 1) && !fused_input<Cell, T>(B, I, H) &&
+         loop_threads(2, B, Cell::kGates, static_cast<int>(H), H) == 2;
 }
 
 template <class Cell, class V>
@@ -76,7 +80,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   // T=3 0.94x, T=4 1.46x, T=10 1.34x. Frozen weights' packings need no check: there the tiles win
   // at any length (LSTM T=1 1.58x, T=2 1.36x; GRU T=1 1.45x; reset-before GRU T=2 1.38x).
   const bool fused_x = fused_input<Cell, T>(B, I, H),
-             block_x = block_input<Cell, T>(B, I, H) && (vp.n > 2 || a.frozen_id != 0);
+             block_x = block_input<Cell, V>(B, I, H) && (vp.n > 2 || a.frozen_id != 0);
   const bool gemm_x = !fused_x && !block_x;
   PoolBuffer<T> xc(vp.all || !gemm_x ? 0 : static_cast<size_t>(vp.n) * I);
   if (!vp.all && gemm_x) vp.gather(a.lengths, Tn, B, a.x, I, xc.data());

@@ -8,7 +8,8 @@
 // Why not BLAS: OpenBLAS picks its kernels by its own CPU detection or OPENBLAS_CORETYPE, and
 // with its AVX2 kernels on an AVX-512 CPU (OPENBLAS_CORETYPE=Haswell, as set on this project's
 // benchmark machines) these products ran at 0.42 of the FMA peak, against 0.77 with its
-// AVX-512 ones; our tiles run them on the ISA the rest of the call uses (bench/RESULTS.md).
+// AVX-512 ones; our tiles run them on the ISA the rest of the call uses (bench/RESULTS.md). The
+// scalar path still calls BLAS (below).
 //
 // Every element of C is one accumulator over k = 0..K-1 in order (k-blocks continue from the
 // stored partial sum), whichever thread computes its tile: the same bits for any thread count.
@@ -104,6 +105,12 @@ void weight_gradient(const typename V::Elem* A, long lda, int M, long K, const G
   using Tile = GradTile<V>;
   constexpr int MR = Tile::kRows, NR = Tile::kCols;
   if (M <= 0) return;
+  if constexpr (V::kWidth == 1) {
+    // The scalar path (arm64's) keeps BLAS, which has vector kernels where our scalar tiles have none.
+    for (int o = 0; o < nops; ++o)
+      gemm(true, false, M, ops[o].n, K, T(1), A, lda, ops[o].b, ops[o].ldb, T(0), ops[o].c, ops[o].ldc, threads);
+    return;
+  }
   if (K == 0) {
     for (int o = 0; o < nops; ++o)
       for (int i = 0; i < M; ++i) std::fill(ops[o].c + i * ops[o].ldc, ops[o].c + i * ops[o].ldc + ops[o].n, T(0));
