@@ -16,6 +16,7 @@
 #include "kernels.h"
 #include "parallel.h"
 #include "pool.h"
+#include "team_placement.h"
 #include "weight_cache.h"
 
 namespace py = pybind11;
@@ -292,6 +293,10 @@ PYBIND11_MODULE(_core, m) {
   m.def("load_adaptive", &fusedrnn::load_adaptive, "Whether calls size their team from the current load.");
   m.def("threads_available", &fusedrnn::threads_available, "n"_a,
         "The team a call asking for n threads would get now (fewer while other processes hold cores).");
+  m.def("current_cpu", &fusedrnn::current_cpu, "The CPU the calling thread runs on (-1 where the system cannot tell).");
+  m.def("leave_caller_cpu", &fusedrnn::leave_caller_cpu, "caller_cpu"_a, "team"_a,
+        "What each worker of a call's team does first: off caller_cpu if it runs there and the process may use "
+        "team CPUs (exposed for the tests).");
   m.def("simd_path", &fusedrnn::simd_path, "The SIMD path the kernels take: 'avx512', 'avx2+fma' or 'scalar'.");
   m.def("simd_paths", &fusedrnn::simd_paths, "The SIMD paths this CPU runs, widest first.");
   m.def("set_simd_path", &fusedrnn::set_simd_path, "path"_a,

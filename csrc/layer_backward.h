@@ -159,17 +159,16 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   T* D = a.dh0;
   T* C = a.dc0;
   constexpr int P = Cell::kResetBefore ? 3 : 2;  // phases per step
-  BlockScheduler sched;
+  BlockScheduler sched;  // as in layer_forward: set up before the region, no barrier in it
+  sched.reset(1 + Tn * P, nub, threads);
+  const int caller_cpu = current_cpu();
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
   {
-#ifdef _OPENMP
-#pragma omp single
-#endif
-    sched.reset(1 + Tn * P, nub, team_size());
     const int part = thread_id();
+    sched.start(part, team_size(), caller_cpu);
     if (pw.fill)
       sched.run(0, part, [&](int ub) {
         pack_backward_panel(a.w_hh, G, H, H, ub, pw.fill + static_cast<size_t>(ub) * GH * L);
@@ -273,6 +272,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
         }
       });
     }
+    sched.finish(team_size());
   }
 
   if (pw.fresh) store_packed(std::move(pw.fresh));

@@ -127,17 +127,18 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   // and the row stride of the tiles' results.
   constexpr int kPair = G == 1 && V::kWideRows > 0 ? 2 : 1;
   constexpr long ldacc = kPair * NC;
+  // Set up before the region, with no barrier in it: a member that starts late (woken onto a busy
+  // CPU) delays no one, the others take its blocks.
   BlockScheduler sched;
+  sched.reset(1 + Tn * P, nub, threads);
+  const int caller_cpu = current_cpu();
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
   {
-#ifdef _OPENMP
-#pragma omp single
-#endif
-    sched.reset(1 + Tn * P, nub, team_size());
     const int part = thread_id();
+    sched.start(part, team_size(), caller_cpu);
     if (pw.fill || pwx.fill || block_x)
       sched.run(0, part, [&](int ub) {
         const size_t tb = static_cast<size_t>(ub) * NC;
@@ -256,6 +257,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
         });
       }
     }
+    sched.finish(team_size());
   }
   std::copy(hbuf.data() + (Tn & 1) * BH, hbuf.data() + (Tn & 1) * BH + BH, a.h_n);
   if (Cell::kCellState) std::copy(cbuf.data(), cbuf.data() + BH, a.c_n);

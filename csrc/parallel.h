@@ -9,6 +9,7 @@
 
 #if defined(__linux__)
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -16,6 +17,8 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+#include "team_placement.h"
 
 namespace fusedrnn {
 
@@ -62,6 +65,14 @@ inline void wait_while_equal(std::atomic<int>* word, int expected) {
   std::this_thread::yield();
 #endif
 }
+// Let another thread runnable on this CPU run now (elsewhere: the standard library's yield).
+inline void yield_cpu() {
+#if defined(__linux__)
+  sched_yield();
+#else
+  std::this_thread::yield();
+#endif
+}
 inline void wake_all(std::atomic<int>* word) {
 #if defined(__linux__)
   syscall(SYS_futex, reinterpret_cast<int*>(word), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
@@ -78,12 +89,16 @@ inline void wake_all(std::atomic<int>* word) {
 // depend on which thread computes it, so results stay bitwise independent of threads.
 class BlockScheduler {
  public:
-  // Serial (or in an `omp single`): `phases` phases of `blocks` blocks for `parts` threads.
+  // Serial, before the team's region: `phases` phases of `blocks` blocks for `parts` threads (a
+  // team that turns out smaller is fine: the others take an absent member's blocks).
   void reset(int phases, int blocks, int parts) {
     blocks_ = blocks;
     parts_ = parts;
     stride_ = ((parts + 2 + 15) / 16) * 16;  // one 64-byte-aligned run of counters per phase
     counters_.reset(new std::atomic<int>[static_cast<size_t>(phases) * stride_]);
+    arrived_.store(0, std::memory_order_relaxed);
+    started_.store(0, std::memory_order_relaxed);
+    team_ = 1;
     for (int p = 0; p < phases; ++p) {
       std::atomic<int>* c = counters_.get() + static_cast<size_t>(p) * stride_;
       c[0].store(0, std::memory_order_relaxed);  // blocks done
@@ -92,11 +107,26 @@ class BlockScheduler {
     }
   }
 
+  // Every member of the team (`team` threads) calls this first, `caller_cpu` being the CPU the
+  // calling thread ran on before the region. A worker woken onto that CPU moves off it.
+  void start(int part, int team, int caller_cpu) {
+    if (part == 0) {
+      team_ = team;
+      return;
+    }
+    leave_caller_cpu(caller_cpu, team);
+    started_.fetch_add(1, std::memory_order_release);
+  }
+
   // Calls fn(block) for blocks of phase p until none is left, then waits until every block
   // of phase p is done (its writes are then visible to this thread).
   template <class F>
   void run(int p, int part, F&& fn) {
     std::atomic<int>* c = counters_.get() + static_cast<size_t>(p) * stride_;
+    // The calling thread takes the blocks of workers not yet running, so it never waits for
+    // them, and one woken onto its CPU would run only at the next tick: while any has not
+    // started, it offers them its CPU once per phase (a few hundred ns when no one takes it).
+    if (part == 0 && started_.load(std::memory_order_acquire) + 1 < team_) yield_cpu();
     for (int k = 0; k < parts_; ++k) {
       const int q = (part + k) % parts_;
       const int end = split(blocks_, q, parts_).end;
@@ -117,19 +147,44 @@ class BlockScheduler {
     }
     // Spun long enough: the peer holding the last block was likely descheduled. Sleep rather
     // than spin or yield: an idle core lets the kernel move that peer here at once.
-    for (;;) {
-      const int done = c[0].load(std::memory_order_acquire);
-      if (done == blocks_) return;
-      c[1 + parts_].fetch_add(1, std::memory_order_seq_cst);
-      if (c[0].load(std::memory_order_seq_cst) == done) wait_while_equal(c, done);
-      c[1 + parts_].fetch_sub(1, std::memory_order_relaxed);
+    wait_for(c, c + 1 + parts_, blocks_);
+  }
+
+  // Every member of the team (`team` threads) calls this last: it returns once all have. The
+  // region's own closing barrier spins, and a member still waiting for a CPU, on the CPU of
+  // one spinning there, would start only at the next scheduler tick; this wait sleeps instead.
+  void finish(int team) {
+    if (arrived_.fetch_add(1, std::memory_order_seq_cst) + 1 == team) {
+      if (arrived_sleepers_.load(std::memory_order_seq_cst) > 0) wake_all(&arrived_);
+      return;
     }
+    for (int i = 0; i < kSpins; ++i) {
+      cpu_relax();
+      if (arrived_.load(std::memory_order_acquire) == team) return;
+    }
+    wait_for(&arrived_, &arrived_sleepers_, team);
   }
 
  private:
+  // Sleeps until *count reaches `target`, counted in *sleepers meanwhile (whoever brings the count
+  // to the target wakes the sleepers: seq_cst on both sides, so either it sees them or they see it).
+  static void wait_for(std::atomic<int>* count, std::atomic<int>* sleepers, int target) {
+    for (;;) {
+      const int now = count->load(std::memory_order_acquire);
+      if (now == target) return;
+      sleepers->fetch_add(1, std::memory_order_seq_cst);
+      if (count->load(std::memory_order_seq_cst) == now) wait_while_equal(count, now);
+      sleepers->fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+
   static constexpr int kSpins = 2000;  // ~60 us at 29 ns per pause: a normal phase end comes sooner
   int blocks_ = 0, parts_ = 1, stride_ = 16;
   std::unique_ptr<std::atomic<int>[]> counters_;
+  alignas(64) std::atomic<int> arrived_{0};  // members done with the whole sequence (finish)
+  std::atomic<int> arrived_sleepers_{0};
+  std::atomic<int> started_{0};  // workers that have called start
+  int team_ = 1;                 // the team's size, as its calling thread found it (start)
 };
 
 }  // namespace fusedrnn
