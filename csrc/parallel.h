@@ -3,6 +3,7 @@
 // Builds without OpenMP (everything then runs on one thread).
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <thread>
@@ -112,6 +113,7 @@ class BlockScheduler {
   void start(int part, int team, int caller_cpu) {
     if (part == 0) {
       team_ = team;
+      started_at_ = std::chrono::steady_clock::now();
       return;
     }
     leave_caller_cpu(caller_cpu, team);
@@ -124,9 +126,13 @@ class BlockScheduler {
   void run(int p, int part, F&& fn) {
     std::atomic<int>* c = counters_.get() + static_cast<size_t>(p) * stride_;
     // The calling thread takes the blocks of workers not yet running, so it never waits for
-    // them, and one woken onto its CPU would run only at the next tick: while any has not
-    // started, it offers them its CPU once per phase (a few hundred ns when no one takes it).
-    if (part == 0 && started_.load(std::memory_order_acquire) + 1 < team_) yield_cpu();
+    // them, and one woken onto its CPU would run only at the next tick. A worker woken onto
+    // another CPU starts within 10-100 us (seen here); one still not started after kLate is
+    // likely waiting for this CPU, and gets it once per phase until it starts (not sooner: a
+    // yield hands the CPU to whatever else is runnable here).
+    if (part == 0 && started_.load(std::memory_order_acquire) + 1 < team_ &&
+        std::chrono::steady_clock::now() - started_at_ > kLate)
+      yield_cpu();
     for (int k = 0; k < parts_; ++k) {
       const int q = (part + k) % parts_;
       const int end = split(blocks_, q, parts_).end;
@@ -178,6 +184,7 @@ class BlockScheduler {
     }
   }
 
+  static constexpr std::chrono::microseconds kLate{200};
   static constexpr int kSpins = 2000;  // ~60 us at 29 ns per pause: a normal phase end comes sooner
   int blocks_ = 0, parts_ = 1, stride_ = 16;
   std::unique_ptr<std::atomic<int>[]> counters_;
@@ -185,6 +192,7 @@ class BlockScheduler {
   std::atomic<int> arrived_sleepers_{0};
   std::atomic<int> started_{0};  // workers that have called start
   int team_ = 1;                 // the team's size, as its calling thread found it (start)
+  std::chrono::steady_clock::time_point started_at_;  // when the calling thread started
 };
 
 }  // namespace fusedrnn
