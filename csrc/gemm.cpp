@@ -1,10 +1,9 @@
 // Wraps OpenBLAS (scipy-openblas32, symbols prefixed scipy_): the large products, split in
-// fixed blocks that our OpenMP team claims one by one, each block a single-threaded BLAS call.
+// fixed blocks that our OpenMP team claims (BlockScheduler), each block a single-threaded BLAS call.
 #include "gemm.h"
 
 #include <cblas.h>
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
@@ -100,15 +99,20 @@ void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, co
     for (int64_t i = 0; i < nb; ++i) block(i);
     return;
   }
-  std::atomic<int64_t> next{0};
+  // The blocks as one phase of the block scheduler, for its team placement (parallel.h): a
+  // worker woken onto the caller's CPU moves off it, and the team's last wait sleeps.
   const int nt = static_cast<int>(threads < nb ? threads : nb);
+  BlockScheduler sched;
+  sched.reset(1, static_cast<int>(nb), nt);
+  const int caller_cpu = current_cpu();
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
 #endif
-  for (;;) {
-    const int64_t i = next.fetch_add(1, std::memory_order_relaxed);
-    if (i >= nb) break;
-    block(i);
+  {
+    const int part = thread_id();
+    sched.start(part, team_size(), caller_cpu);
+    sched.run(0, part, [&](int i) { block(i); });
+    sched.finish(team_size());
   }
 }
 

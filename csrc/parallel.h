@@ -143,7 +143,7 @@ class BlockScheduler {
         // seq_cst pairs with the sleeper's: either it sees the count, or we see it asleep.
         if (c[0].fetch_add(1, std::memory_order_seq_cst) + 1 == blocks_ &&
             c[1 + parts_].load(std::memory_order_seq_cst) > 0)
-          wake_all(c);
+          wake(c);
       }
     }
     if (c[0].load(std::memory_order_acquire) == blocks_) return;
@@ -153,7 +153,7 @@ class BlockScheduler {
     }
     // Spun long enough: the peer holding the last block was likely descheduled. Sleep rather
     // than spin or yield: an idle core lets the kernel move that peer here at once.
-    wait_for(c, c + 1 + parts_, blocks_);
+    wait_for(c, c + 1 + parts_, blocks_, parts_);
   }
 
   // Every member of the team (`team` threads) calls this last: it returns once all have. The
@@ -161,27 +161,39 @@ class BlockScheduler {
   // one spinning there, would start only at the next scheduler tick; this wait sleeps instead.
   void finish(int team) {
     if (arrived_.fetch_add(1, std::memory_order_seq_cst) + 1 == team) {
-      if (arrived_sleepers_.load(std::memory_order_seq_cst) > 0) wake_all(&arrived_);
+      if (arrived_sleepers_.load(std::memory_order_seq_cst) > 0) wake(&arrived_);
       return;
     }
     for (int i = 0; i < kSpins; ++i) {
       cpu_relax();
       if (arrived_.load(std::memory_order_acquire) == team) return;
     }
-    wait_for(&arrived_, &arrived_sleepers_, team);
+    wait_for(&arrived_, &arrived_sleepers_, team, team);
   }
 
  private:
   // Sleeps until *count reaches `target`, counted in *sleepers meanwhile (whoever brings the count
   // to the target wakes the sleepers: seq_cst on both sides, so either it sees them or they see it).
-  static void wait_for(std::atomic<int>* count, std::atomic<int>* sleepers, int target) {
+  // Linux may wake a sleeper onto the waker's CPU, where the waker goes on running (or spinning,
+  // between regions): a sleeper woken there moves off it, as a late worker does (start).
+  void wait_for(std::atomic<int>* count, std::atomic<int>* sleepers, int target, int team) {
     for (;;) {
       const int now = count->load(std::memory_order_acquire);
       if (now == target) return;
       sleepers->fetch_add(1, std::memory_order_seq_cst);
-      if (count->load(std::memory_order_seq_cst) == now) wait_while_equal(count, now);
+      if (count->load(std::memory_order_seq_cst) == now) {
+        wait_while_equal(count, now);
+        leave_caller_cpu(waker_cpu_.load(std::memory_order_relaxed), team);
+      }
       sleepers->fetch_sub(1, std::memory_order_relaxed);
     }
+  }
+  // Wakes the sleepers, then lets one woken onto this CPU run (and move off) before this thread
+  // goes on: else it waits for the next tick, this thread running or spinning on between regions.
+  void wake(std::atomic<int>* word) {
+    waker_cpu_.store(current_cpu(), std::memory_order_relaxed);
+    wake_all(word);
+    yield_cpu();
   }
 
   static constexpr std::chrono::microseconds kLate{200};
@@ -191,6 +203,7 @@ class BlockScheduler {
   alignas(64) std::atomic<int> arrived_{0};  // members done with the whole sequence (finish)
   std::atomic<int> arrived_sleepers_{0};
   std::atomic<int> started_{0};  // workers that have called start
+  std::atomic<int> waker_cpu_{-1};  // where the last thread to wake sleepers ran
   int team_ = 1;                 // the team's size, as its calling thread found it (start)
   std::chrono::steady_clock::time_point started_at_;  // when the calling thread started
 };

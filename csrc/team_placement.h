@@ -10,9 +10,10 @@ namespace fusedrnn {
 int current_cpu();
 
 // Called by each worker of a team of `team` threads (not the calling thread) at the start of a
-// parallel region: if it runs on `caller_cpu` and the process may use at least `team` CPUs, it
-// moves itself off that CPU (its affinity without it for a moment, then as it was), so the
-// kernel puts it on another one at once. Elsewhere, or when it runs apart already, nothing.
+// parallel region, and by any member woken from a sleeping wait (with the waker's CPU): if it
+// runs on `caller_cpu` and the process may use at least `team` CPUs, it moves itself off that
+// CPU (its affinity without it for a moment, then as it was), so the kernel puts it on another
+// one at once. Elsewhere, or when it runs apart already, nothing.
 void leave_caller_cpu(int caller_cpu, int team);
 
 }  // namespace fusedrnn
