@@ -88,6 +88,8 @@ inline void wake_all(std::atomic<int>* word) {
 // all its blocks are done, not when all threads have arrived. So a thread descheduled on a
 // busy machine costs the others nothing: they do its blocks. A block's result does not
 // depend on which thread computes it, so results stay bitwise independent of threads.
+// Every member calls start() first and finish() last: they keep the team on different CPUs
+// (team_placement.h) and end it with a wait that sleeps rather than OpenMP's spinning barrier.
 class BlockScheduler {
  public:
   // Serial, before the team's region: `phases` phases of `blocks` blocks for `parts` threads (a
