@@ -296,7 +296,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("current_cpu", &fusedrnn::current_cpu, "The CPU the calling thread runs on (-1 where the system cannot tell).");
   m.def("leave_caller_cpu", &fusedrnn::leave_caller_cpu, "caller_cpu"_a, "team"_a,
         "What each worker of a call's team does first: off caller_cpu if it runs there and the process may use "
-        "team CPUs (exposed for the tests).");
+        "team CPUs; the CPU it moved to, or -1 (exposed for the tests).");
   m.def("simd_path", &fusedrnn::simd_path, "The SIMD path the kernels take: 'avx512', 'avx2+fma' or 'scalar'.");
   m.def("simd_paths", &fusedrnn::simd_paths, "The SIMD paths this CPU runs, widest first.");
   m.def("set_simd_path", &fusedrnn::set_simd_path, "path"_a,

@@ -15,20 +15,24 @@ int current_cpu() {
 #endif
 }
 
-void leave_caller_cpu(int caller_cpu, int team) {
+int leave_caller_cpu(int caller_cpu, int team) {
 #if defined(__linux__)
-  if (caller_cpu < 0 || sched_getcpu() != caller_cpu) return;
+  if (caller_cpu < 0 || sched_getcpu() != caller_cpu) return -1;
   cpu_set_t allowed;
   if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < team ||
       !CPU_ISSET(caller_cpu, &allowed))
-    return;
+    return -1;
   cpu_set_t elsewhere = allowed;
   CPU_CLR(caller_cpu, &elsewhere);
   // Leaving the current CPU out of the affinity migrates the thread now; restoring it lets
   // the kernel place the thread freely again (it stays where it went until it has reason to move).
-  if (sched_setaffinity(0, sizeof elsewhere, &elsewhere) == 0) sched_setaffinity(0, sizeof allowed, &allowed);
+  if (sched_setaffinity(0, sizeof elsewhere, &elsewhere) != 0) return -1;
+  const int moved_to = sched_getcpu();
+  sched_setaffinity(0, sizeof allowed, &allowed);
+  return moved_to;
 #else
   (void)caller_cpu, (void)team;
+  return -1;
 #endif
 }
 

@@ -13,7 +13,8 @@ int current_cpu();
 // parallel region, and by any member woken from a sleeping wait (with the waker's CPU): if it
 // runs on `caller_cpu` and the process may use at least `team` CPUs, it moves itself off that
 // CPU (its affinity without it for a moment, then as it was), so the kernel puts it on another
-// one at once. Elsewhere, or when it runs apart already, nothing.
-void leave_caller_cpu(int caller_cpu, int team);
+// one at once. Elsewhere, or when it runs apart already, nothing. Returns the CPU it moved to
+// (read while its affinity still leaves `caller_cpu` out), or -1 where it did not move.
+int leave_caller_cpu(int caller_cpu, int team);
 
 }  // namespace fusedrnn

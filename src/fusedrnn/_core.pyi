@@ -31,7 +31,7 @@ def set_load_adaptive(on: bool) -> None: ...
 def load_adaptive() -> bool: ...
 def threads_available(n: int) -> int: ...  # the team a call asking for n would get now
 def current_cpu() -> int: ...  # the calling thread's CPU, -1 where unknown
-def leave_caller_cpu(caller_cpu: int, team: int) -> None: ...  # a team worker's first step (for tests)
+def leave_caller_cpu(caller_cpu: int, team: int) -> int: ...  # a team worker's first step: CPU moved to, or -1
 def simd_path() -> str: ...          # "avx512", "avx2+fma" or "scalar": the path calls take now
 def simd_paths() -> list[str]: ...   # the paths this CPU runs, widest first
 def set_simd_path(path: str) -> None: ...  # one of simd_paths(), or "auto" (the widest)
