@@ -104,15 +104,13 @@ void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, co
   const int nt = static_cast<int>(threads < nb ? threads : nb);
   BlockScheduler sched;
   sched.reset(1, static_cast<int>(nb), nt);
-  const int caller_cpu = current_cpu();
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
 #endif
   {
-    const int part = thread_id();
-    sched.start(part, team_size(), caller_cpu);
+    const int part = sched.start();
     sched.run(0, part, [&](int i) { block(i); });
-    sched.finish(team_size());
+    sched.finish();
   }
 }
 

@@ -161,14 +161,12 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   constexpr int P = Cell::kResetBefore ? 3 : 2;  // phases per step
   BlockScheduler sched;  // as in layer_forward: set up before the region, no barrier in it
   sched.reset(1 + Tn * P, nub, threads);
-  const int caller_cpu = current_cpu();
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
   {
-    const int part = thread_id();
-    sched.start(part, team_size(), caller_cpu);
+    const int part = sched.start();
     if (pw.fill)
       sched.run(0, part, [&](int ub) {
         pack_backward_panel(a.w_hh, G, H, H, ub, pw.fill + static_cast<size_t>(ub) * GH * L);
@@ -272,7 +270,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
         }
       });
     }
-    sched.finish(team_size());
+    sched.finish();
   }
 
   if (pw.fresh) store_packed(std::move(pw.fresh));

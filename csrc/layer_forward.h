@@ -131,14 +131,12 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   // CPU) delays no one, the others take its blocks.
   BlockScheduler sched;
   sched.reset(1 + Tn * P, nub, threads);
-  const int caller_cpu = current_cpu();
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
   {
-    const int part = thread_id();
-    sched.start(part, team_size(), caller_cpu);
+    const int part = sched.start();
     if (pw.fill || pwx.fill || block_x)
       sched.run(0, part, [&](int ub) {
         const size_t tb = static_cast<size_t>(ub) * NC;
@@ -257,7 +255,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
         });
       }
     }
-    sched.finish(team_size());
+    sched.finish();
   }
   std::copy(hbuf.data() + (Tn & 1) * BH, hbuf.data() + (Tn & 1) * BH + BH, a.h_n);
   if (Cell::kCellState) std::copy(cbuf.data(), cbuf.data() + BH, a.c_n);

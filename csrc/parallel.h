@@ -92,9 +92,10 @@ inline void wake_all(std::atomic<int>* word) {
 // (team_placement.h) and end it with a wait that sleeps rather than OpenMP's spinning barrier.
 class BlockScheduler {
  public:
-  // Serial, before the team's region: `phases` phases of `blocks` blocks for `parts` threads (a
-  // team that turns out smaller is fine: the others take an absent member's blocks).
+  // Serial, by the calling thread before the team's region: `phases` phases of `blocks` blocks for
+  // `parts` threads (a team that turns out smaller is fine: the others take an absent member's blocks).
   void reset(int phases, int blocks, int parts) {
+    caller_cpu_ = current_cpu();
     blocks_ = blocks;
     parts_ = parts;
     stride_ = ((parts + 2 + 15) / 16) * 16;  // one 64-byte-aligned run of counters per phase
@@ -110,16 +111,18 @@ class BlockScheduler {
     }
   }
 
-  // Every member of the team (`team` threads) calls this first, `caller_cpu` being the CPU the
-  // calling thread ran on before the region. A worker woken onto that CPU moves off it.
-  void start(int part, int team, int caller_cpu) {
+  // Every member of the team calls this first; it returns the member's part (its thread number).
+  // A worker woken onto the CPU the calling thread ran on at reset moves off it.
+  int start() {
+    const int part = thread_id(), team = team_size();
     if (part == 0) {
       team_ = team;
       started_at_ = std::chrono::steady_clock::now();
-      return;
+    } else {
+      leave_caller_cpu(caller_cpu_, team);
+      started_.fetch_add(1, std::memory_order_release);
     }
-    leave_caller_cpu(caller_cpu, team);
-    started_.fetch_add(1, std::memory_order_release);
+    return part;
   }
 
   // Calls fn(block) for blocks of phase p until none is left, then waits until every block
@@ -158,10 +161,11 @@ class BlockScheduler {
     wait_for(c, c + 1 + parts_, blocks_, parts_);
   }
 
-  // Every member of the team (`team` threads) calls this last: it returns once all have. The
-  // region's own closing barrier spins, and a member still waiting for a CPU, on the CPU of
-  // one spinning there, would start only at the next scheduler tick; this wait sleeps instead.
-  void finish(int team) {
+  // Every member of the team calls this last: it returns once all have. The region's own
+  // closing barrier spins, and a member still waiting for a CPU, on the CPU of one spinning
+  // there, would start only at the next scheduler tick; this wait sleeps instead.
+  void finish() {
+    const int team = team_size();
     if (arrived_.fetch_add(1, std::memory_order_seq_cst) + 1 == team) {
       if (arrived_sleepers_.load(std::memory_order_seq_cst) > 0) wake(&arrived_);
       return;
@@ -206,6 +210,7 @@ class BlockScheduler {
   std::atomic<int> arrived_sleepers_{0};
   std::atomic<int> started_{0};  // workers that have called start
   std::atomic<int> waker_cpu_{-1};  // where the last thread to wake sleepers ran
+  int caller_cpu_ = -1;          // where the calling thread ran at reset
   int team_ = 1;                 // the team's size, as its calling thread found it (start)
   std::chrono::steady_clock::time_point started_at_;  // when the calling thread started
 };
