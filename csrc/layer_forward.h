@@ -123,10 +123,15 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   std::copy(a.h0, a.h0 + BH, hbuf.data());
   if (Cell::kCellState) std::copy(a.c0, a.c0 + BH, cbuf.data());
   constexpr int P = Cell::kResetBefore ? 2 : 1;  // phases per step
-  // Unit blocks per tile in the step's first phase (RNN: two where the ISA's tiles are wide),
-  // and the row stride of the tiles' results.
+  // Unit blocks per tile in the step's first phase, and the row stride of the tiles' results.
+  // RNN: two where the ISA's tiles are wide (an even block takes the next one with it).
+  // Linear-before-reset GRU at batch 1, where a panel is three vectors: up to four (row_panels),
+  // in groups from the first block of each thread's slice on, so that none straddles two
+  // slices; the grouping changes no result (every element is one accumulator over k).
   constexpr int kPair = G == 1 && V::kWideRows > 0 ? 2 : 1;
-  constexpr long ldacc = kPair * NC;
+  constexpr int kRowPanels = G == 3 && !Cell::kResetBefore && L == V::kWidth ? 4 : 1;
+  const int group = kRowPanels > 1 && B == 1 ? kRowPanels : kPair;
+  const long ldacc = group * NC;
   // Set up before the region, with no barrier in it: a member that starts late (woken onto a busy
   // CPU) delays no one, the others take its blocks.
   BlockScheduler sched;
@@ -164,11 +169,11 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
         for (int i = 0; i < nact; ++i) xrows[i] = a.x + (tb0 + rows[i]) * I;
 
       sched.run(1 + s * P, part, [&](int ub) {
-        // One gate per unit (RNN): a block's tile is one vector wide where the ISA's are wider, so an
-        // even block takes the next one with it (their panels follow one another) and an odd one
-        // has nothing left to do.
-        if (ub % kPair != 0) return;
-        const int nq = nub - ub < kPair ? nub - ub : kPair;
+        // A block that leads a group (their panels follow one another) does the group's work;
+        // the others have nothing left to do.
+        const Slice own = kRowPanels > 1 && group > 1 ? slice_of(ub, nub, threads) : Slice{0, nub};
+        if ((ub - own.begin) % group != 0) return;
+        const int nq = own.end - ub < group ? own.end - ub : group;
         for (int q = ub; q < ub + nq; ++q) {
           const int j0 = q * L, n = H - j0 < L ? H - j0 : L;
           // Frozen rows keep their state and output 0; training keeps every row's h_{t-1}.
@@ -194,6 +199,10 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
           if (fused_x)
             tile_panels<V>(xrows.data(), nact, I, packed_x + tb * I, static_cast<long>(I) * NC, nq, accx.data(),
                            ldacc, bx_tile.data() + tb);
+        } else if (group > 1) {  // the GRU at batch 1 (its x part from block_x or the GEMM)
+          if constexpr (kRowPanels > 1) {
+            if (nact == 1) row_panels<V, G>(arows[0], H, panel, NC, static_cast<long>(H) * NC, nq, acc.data(), bh_init);
+          }
         } else {
           tile_rows<V>(arows.data(), nact, H, panel, NC, Cell::kResetBefore ? 2 * L : NC, acc.data(), ldacc, bh_init);
           if (fused_x)

@@ -233,6 +233,41 @@ def test_block_input_projection(rng, cell_name, simd):
 
 
 @pytest.mark.parametrize("simd", SIMD_PATHS)
+def test_gru_batch_1_runs_groups_of_panels(rng, simd):
+    """The linear-before-reset GRU at batch 1 runs up to four unit blocks' products at once, in groups
+    from the first block of each thread's slice (csrc/layer_forward.h, microkernel.h row_panels): with
+    H = 257 (17 unit blocks, the last of one unit) 1, 2 and 3 threads group the blocks differently, and
+    must give the same bits and the reference's results. Lengths 6 and 4 of T = 6 (steps where the row
+    is frozen), both directions, the weights' own calls and a frozen snapshot's."""
+    cell = cells.CELLS["gru"]
+    ref, cpp = get("numpy"), get("cpp")
+    with exact_threads(simd):
+        for length in (6, 4):
+            w, x, h0, c0, _, dy, dh, dc = make_problem(rng, cell, 6, 1, 33, 257, np.float32)
+            lengths = np.array([length], np.int64)
+            problem = w, x, h0, c0, lengths, dy, dh, dc
+            frozen_w = [np.array(a) for a in (w.w_ih, w.w_hh)]
+            for array in frozen_w:
+                array.flags.writeable = False
+            frozen = LayerWeights(*frozen_w, w.b_ih, w.b_hh, True, next(frozen_ids))
+            for reverse in (False, True):
+                label = f"gru length={length} reverse={reverse}"
+                expected = run(ref, cell, problem, reverse, clip_gate=0.05)
+                actual = run_on_1_2_3_threads(cpp, cell, problem, label, reverse=reverse, clip_gate=0.05)
+                for name in expected:
+                    assert_close(f"{label} {name}", actual[name], expected[name], np.float32)
+                snapshots = []
+                for n in (1, 2, 3):
+                    cpp_backend.set_num_threads(n)
+                    got = cpp.layer_forward(cell, x, h0, c0, frozen, lengths, reverse=reverse, train=False)
+                    snapshots.append({"y": got.y, "h_n": got.h_n})
+                for other in snapshots[1:]:
+                    _same_bits(snapshots[0], other, f"{label} frozen")
+                for name in ("y", "h_n"):
+                    assert_close(f"{label} frozen {name}", snapshots[0][name], expected[name], np.float32)
+
+
+@pytest.mark.parametrize("simd", SIMD_PATHS)
 @pytest.mark.parametrize("cell_name", CELL_NAMES)
 def test_frozen_short_calls_take_the_input_tiles(rng, cell_name, simd):
     """Frozen weights (a frozen_id): calls of one or two valid (t, b) pairs below 16 rows take each
