@@ -237,12 +237,12 @@ def test_gru_batch_1_runs_groups_of_panels(rng, simd):
     """The linear-before-reset GRU at batch 1 runs up to four unit blocks' products at once, in groups
     from the first block of each thread's slice (csrc/layer_forward.h, microkernel.h row_panels): with
     H = 257 (17 unit blocks, the last of one unit) 1, 2 and 3 threads group the blocks differently, and
-    must give the same bits and the reference's results. Lengths 6 and 4 of T = 6 (steps where the row
-    is frozen), both directions, the weights' own calls and a frozen snapshot's."""
+    must give the same bits and the reference's results. Lengths 6, 4 and 0 of T = 6 (steps where the
+    row is frozen), both directions, the weights' own calls and a frozen snapshot's."""
     cell = cells.CELLS["gru"]
     ref, cpp = get("numpy"), get("cpp")
     with exact_threads(simd):
-        for length in (6, 4):
+        for length in (6, 4, 0):
             w, x, h0, c0, _, dy, dh, dc = make_problem(rng, cell, 6, 1, 33, 257, np.float32)
             lengths = np.array([length], np.int64)
             problem = w, x, h0, c0, lengths, dy, dh, dc
