@@ -125,11 +125,12 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   constexpr int P = Cell::kResetBefore ? 2 : 1;  // phases per step
   // Unit blocks per tile in the step's first phase, and the row stride of the tiles' results.
   // RNN: two where the ISA's tiles are wide (an even block takes the next one with it).
-  // Linear-before-reset GRU at batch 1, where a panel is three vectors: up to four (row_panels),
-  // in groups from the first block of each thread's slice on, so that none straddles two
-  // slices; the grouping changes no result (every element is one accumulator over k).
+  // Linear-before-reset GRU at batch 1 (row_panels): up to four where a panel is three vectors
+  // (AVX-512 float), two where it is six (AVX2 float, AVX-512 double), in groups from the first
+  // block of each thread's slice on, so that none straddles two slices; the grouping changes
+  // no result (every element is one accumulator over k).
   constexpr int kPair = G == 1 && V::kWideRows > 0 ? 2 : 1;
-  constexpr int kRowPanels = G == 3 && !Cell::kResetBefore && L == V::kWidth ? 4 : 1;
+  constexpr int kRowPanels = G != 3 || Cell::kResetBefore ? 1 : L == V::kWidth ? 4 : L == 2 * V::kWidth ? 2 : 1;
   const int group = kRowPanels > 1 && B == 1 ? kRowPanels : kPair;
   const long ldacc = group * NC;
   // Set up before the region, with no barrier in it: a member that starts late (woken onto a busy
@@ -201,7 +202,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
                            ldacc, bx_tile.data() + tb);
         } else if (group > 1) {  // the GRU at batch 1 (its x part from block_x or the GEMM)
           if constexpr (kRowPanels > 1) {
-            if (nact == 1) row_panels<V, G>(arows[0], H, panel, NC, static_cast<long>(H) * NC, nq, acc.data(), bh_init);
+            if (nact == 1) row_panels<V, NC / V::kWidth>(arows[0], H, panel, NC, static_cast<long>(H) * NC, nq, acc.data(), bh_init);
           }
         } else {
           tile_rows<V>(arows.data(), nact, H, panel, NC, Cell::kResetBefore ? 2 * L : NC, acc.data(), ldacc, bh_init);

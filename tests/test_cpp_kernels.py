@@ -233,17 +233,19 @@ def test_block_input_projection(rng, cell_name, simd):
 
 
 @pytest.mark.parametrize("simd", SIMD_PATHS)
-def test_gru_batch_1_runs_groups_of_panels(rng, simd):
-    """The linear-before-reset GRU at batch 1 runs up to four unit blocks' products at once, in groups
-    from the first block of each thread's slice (csrc/layer_forward.h, microkernel.h row_panels): with
-    H = 257 (17 unit blocks, the last of one unit) 1, 2 and 3 threads group the blocks differently, and
-    must give the same bits and the reference's results. Lengths 6, 4 and 0 of T = 6 (steps where the
-    row is frozen), both directions, the weights' own calls and a frozen snapshot's."""
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gru_batch_1_runs_groups_of_panels(rng, dtype, simd):
+    """The linear-before-reset GRU at batch 1 runs two or four unit blocks' products at once (by the
+    ISA and dtype), in groups from the first block of each thread's slice (csrc/layer_forward.h,
+    microkernel.h row_panels): with H = 257 (17 unit blocks, the last of one unit) 1, 2 and 3 threads
+    group the blocks differently, and must give the same bits and the reference's results. Lengths 6, 4
+    and 0 of T = 6 (steps where the row is frozen), both directions, the weights' own calls and a
+    frozen snapshot's."""
     cell = cells.CELLS["gru"]
     ref, cpp = get("numpy"), get("cpp")
     with exact_threads(simd):
         for length in (6, 4, 0):
-            w, x, h0, c0, _, dy, dh, dc = make_problem(rng, cell, 6, 1, 33, 257, np.float32)
+            w, x, h0, c0, _, dy, dh, dc = make_problem(rng, cell, 6, 1, 33, 257, dtype)
             lengths = np.array([length], np.int64)
             problem = w, x, h0, c0, lengths, dy, dh, dc
             frozen_w = [np.array(a) for a in (w.w_ih, w.w_hh)]
@@ -255,7 +257,7 @@ def test_gru_batch_1_runs_groups_of_panels(rng, simd):
                 expected = run(ref, cell, problem, reverse, clip_gate=0.05)
                 actual = run_on_1_2_3_threads(cpp, cell, problem, label, reverse=reverse, clip_gate=0.05)
                 for name in expected:
-                    assert_close(f"{label} {name}", actual[name], expected[name], np.float32)
+                    assert_close(f"{label} {name}", actual[name], expected[name], dtype)
                 snapshots = []
                 for n in (1, 2, 3):
                     cpp_backend.set_num_threads(n)
@@ -264,7 +266,7 @@ def test_gru_batch_1_runs_groups_of_panels(rng, simd):
                 for other in snapshots[1:]:
                     _same_bits(snapshots[0], other, f"{label} frozen")
                 for name in ("y", "h_n"):
-                    assert_close(f"{label} frozen {name}", snapshots[0][name], expected[name], np.float32)
+                    assert_close(f"{label} frozen {name}", snapshots[0][name], expected[name], dtype)
 
 
 @pytest.mark.parametrize("simd", SIMD_PATHS)
