@@ -125,14 +125,20 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   constexpr int P = Cell::kResetBefore ? 2 : 1;  // phases per step
   // Unit blocks per tile in the step's first phase, and the row stride of the tiles' results.
   // RNN: two where the ISA's tiles are wide (an even block takes the next one with it).
-  // Linear-before-reset GRU at batch 1 (row_panels): up to four where a panel is three vectors
-  // (AVX-512 float), two where it is six (AVX2 float, AVX-512 double), in groups from the first
-  // block of each thread's slice on, so that none straddles two slices; the grouping changes
-  // no result (every element is one accumulator over k).
+  // GRU at batch 1 (row_panels; the reset-before one in both its phases): up to four where a
+  // panel is three vectors (AVX-512 float), two where it is six (AVX2 float, AVX-512 double), in
+  // groups from the first block of each thread's slice on, so that none straddles two slices;
+  // the grouping changes no result (every element is one accumulator over k).
   constexpr int kPair = G == 1 && V::kWideRows > 0 ? 2 : 1;
-  constexpr int kRowPanels = G != 3 || Cell::kResetBefore ? 1 : L == V::kWidth ? 4 : L == 2 * V::kWidth ? 2 : 1;
+  constexpr int kRowPanels = G != 3 ? 1 : L == V::kWidth ? 4 : L == 2 * V::kWidth ? 2 : 1;
   const int group = kRowPanels > 1 && B == 1 ? kRowPanels : kPair;
   const long ldacc = group * NC;
+  // The blocks that block ub leads: none when it belongs to another block's group.
+  auto group_size = [&](int ub) {
+    const Slice own = kRowPanels > 1 && group > 1 ? slice_of(ub, nub, threads) : Slice{0, nub};
+    if ((ub - own.begin) % group != 0) return 0;
+    return own.end - ub < group ? own.end - ub : group;
+  };
   // Set up before the region, with no barrier in it: a member that starts late (woken onto a busy
   // CPU) delays no one, the others take its blocks.
   BlockScheduler sched;
@@ -172,9 +178,8 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
       sched.run(1 + s * P, part, [&](int ub) {
         // A block that leads a group (their panels follow one another) does the group's work;
         // the others have nothing left to do.
-        const Slice own = kRowPanels > 1 && group > 1 ? slice_of(ub, nub, threads) : Slice{0, nub};
-        if ((ub - own.begin) % group != 0) return;
-        const int nq = own.end - ub < group ? own.end - ub : group;
+        const int nq = group_size(ub);
+        if (nq == 0) return;
         for (int q = ub; q < ub + nq; ++q) {
           const int j0 = q * L, n = H - j0 < L ? H - j0 : L;
           // Frozen rows keep their state and output 0; training keeps every row's h_{t-1}.
@@ -202,7 +207,8 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
                            ldacc, bx_tile.data() + tb);
         } else if (group > 1) {  // the GRU at batch 1 (its x part from block_x or the GEMM)
           if constexpr (kRowPanels > 1) {
-            if (nact == 1) row_panels<V, NC / V::kWidth>(arows[0], H, panel, NC, static_cast<long>(H) * NC, nq, acc.data(), bh_init);
+            constexpr int kVecs = (Cell::kResetBefore ? 2 * L : NC) / V::kWidth;
+            if (nact == 1) row_panels<V, kVecs>(arows[0], H, panel, NC, static_cast<long>(H) * NC, nq, acc.data(), bh_init);
           }
         } else {
           tile_rows<V>(arows.data(), nact, H, panel, NC, Cell::kResetBefore ? 2 * L : NC, acc.data(), ldacc, bh_init);
@@ -246,21 +252,29 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
         // Phase 2 (r*h of every unit is ready): n from (r*h)·W_hnᵀ, then h'.
         for (int i = 0; i < nact; ++i) arows[i] = rh.data() + static_cast<long>(rows[i]) * H;
         sched.run(2 + s * P, part, [&](int ub) {
+          const int nq = group_size(ub);
+          if (nq == 0) return;
           const T* panel = packed + static_cast<size_t>(ub) * H * NC;
-          const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
-          tile_rows<V>(arows.data(), nact, H, panel + 2 * L, NC, L, acc.data(), NC);
-          for (int i = 0; i < nact; ++i) {
-            const long row = tb0 + rows[i];
-            T* grow = gstep + (static_cast<long>(ub) * B + rows[i]) * NC;  // z in, n out
-            const T* axr = ax;
-            if (block_x)
-              axr = xwt.data() + (static_cast<long>(ub) * vp.n + v0 + i) * NC;
-            else
-              sum_lanes<V>(ax + 2 * L, xw.data() + (v0 + i) * GH + 2 * H + j0, bx.data() + 2 * H + j0, n);
-            load_lanes<V>(hl, hp + static_cast<long>(rows[i]) * H + j0, n);
-            Cell::template forward_n<V>(axr, acc.data() + static_cast<long>(i) * NC, hl, grow, ho);
-            store_lanes<V>(hn + static_cast<long>(rows[i]) * H + j0, ho, n);
-            store_lanes<V>(a.y + row * H + j0, ho, n);
+          if (group == 1) {
+            tile_rows<V>(arows.data(), nact, H, panel + 2 * L, NC, L, acc.data(), NC);
+          } else if constexpr (kRowPanels > 1) {
+            if (nact == 1) row_panels<V, L / V::kWidth>(arows[0], H, panel + 2 * L, NC, static_cast<long>(H) * NC, nq, acc.data(), nullptr);
+          }
+          for (int q = ub; q < ub + nq; ++q) {
+            const int j0 = q * L, n = H - j0 < L ? H - j0 : L;
+            for (int i = 0; i < nact; ++i) {  // row i, block q: acc's row i (one block) or block q - ub (one row)
+              const long row = tb0 + rows[i];
+              T* grow = gstep + (static_cast<long>(q) * B + rows[i]) * NC;  // z in, n out
+              const T* axr = ax;
+              if (block_x)
+                axr = xwt.data() + (static_cast<long>(q) * vp.n + v0 + i) * NC;
+              else
+                sum_lanes<V>(ax + 2 * L, xw.data() + (v0 + i) * GH + 2 * H + j0, bx.data() + 2 * H + j0, n);
+              load_lanes<V>(hl, hp + static_cast<long>(rows[i]) * H + j0, n);
+              Cell::template forward_n<V>(axr, acc.data() + (static_cast<long>(i) + q - ub) * NC, hl, grow, ho);
+              store_lanes<V>(hn + static_cast<long>(rows[i]) * H + j0, ho, n);
+              store_lanes<V>(a.y + row * H + j0, ho, n);
+            }
           }
         });
       }

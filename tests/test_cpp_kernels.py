@@ -234,14 +234,15 @@ def test_block_input_projection(rng, cell_name, simd):
 
 @pytest.mark.parametrize("simd", SIMD_PATHS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_gru_batch_1_runs_groups_of_panels(rng, dtype, simd):
-    """The linear-before-reset GRU at batch 1 runs two or four unit blocks' products at once (by the
-    ISA and dtype), in groups from the first block of each thread's slice (csrc/layer_forward.h,
-    microkernel.h row_panels): with H = 257 (17 unit blocks, the last of one unit) 1, 2 and 3 threads
-    group the blocks differently, and must give the same bits and the reference's results. Lengths 6, 4
-    and 0 of T = 6 (steps where the row is frozen), both directions, the weights' own calls and a
-    frozen snapshot's."""
-    cell = cells.CELLS["gru"]
+@pytest.mark.parametrize("cell_name", ["gru", "gru_reset_before"])
+def test_gru_batch_1_runs_groups_of_panels(rng, cell_name, dtype, simd):
+    """Both GRUs at batch 1 run two or four unit blocks' products at once (by the ISA and dtype; the
+    reset-before one in both its phases), in groups from the first block of each thread's slice
+    (csrc/layer_forward.h, microkernel.h row_panels): with H = 257 (17 unit blocks, the last of one
+    unit) 1, 2 and 3 threads group the blocks differently, and must give the same bits and the
+    reference's results. Lengths 6, 4 and 0 of T = 6 (steps where the row is frozen), both
+    directions, the weights' own calls and a frozen snapshot's."""
+    cell = cells.CELLS[cell_name]
     ref, cpp = get("numpy"), get("cpp")
     with exact_threads(simd):
         for length in (6, 4, 0):
@@ -253,7 +254,7 @@ def test_gru_batch_1_runs_groups_of_panels(rng, dtype, simd):
                 array.flags.writeable = False
             frozen = LayerWeights(*frozen_w, w.b_ih, w.b_hh, True, next(frozen_ids))
             for reverse in (False, True):
-                label = f"gru length={length} reverse={reverse}"
+                label = f"{cell_name} length={length} reverse={reverse}"
                 expected = run(ref, cell, problem, reverse, clip_gate=0.05)
                 actual = run_on_1_2_3_threads(cpp, cell, problem, label, reverse=reverse, clip_gate=0.05)
                 for name in expected:
