@@ -208,7 +208,8 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
         } else if (group > 1) {  // the GRU at batch 1 (its x part from block_x or the GEMM)
           if constexpr (kRowPanels > 1) {
             constexpr int kVecs = (Cell::kResetBefore ? 2 * L : NC) / V::kWidth;
-            if (nact == 1) row_panels<V, kVecs>(arows[0], H, panel, NC, static_cast<long>(H) * NC, nq, acc.data(), bh_init);
+            if (nact == 1)
+              row_panels<V, kVecs>(arows[0], H, panel, NC, static_cast<long>(H) * NC, nq, acc.data(), bh_init);
           }
         } else {
           tile_rows<V>(arows.data(), nact, H, panel, NC, Cell::kResetBefore ? 2 * L : NC, acc.data(), ldacc, bh_init);
@@ -258,11 +259,14 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
           if (group == 1) {
             tile_rows<V>(arows.data(), nact, H, panel + 2 * L, NC, L, acc.data(), NC);
           } else if constexpr (kRowPanels > 1) {
-            if (nact == 1) row_panels<V, L / V::kWidth>(arows[0], H, panel + 2 * L, NC, static_cast<long>(H) * NC, nq, acc.data(), nullptr);
+            if (nact == 1)
+              row_panels<V, L / V::kWidth>(arows[0], H, panel + 2 * L, NC, static_cast<long>(H) * NC, nq, acc.data(),
+                                           nullptr);
           }
           for (int q = ub; q < ub + nq; ++q) {
             const int j0 = q * L, n = H - j0 < L ? H - j0 : L;
-            for (int i = 0; i < nact; ++i) {  // row i, block q: acc's row i (one block) or block q - ub (one row)
+            // Row i of block q: acc's row i (groups of one block), or its block q - ub (one row).
+            for (int i = 0; i < nact; ++i) {
               const long row = tb0 + rows[i];
               T* grow = gstep + (static_cast<long>(q) * B + rows[i]) * NC;  // z in, n out
               const T* axr = ax;
