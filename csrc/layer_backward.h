@@ -155,7 +155,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   const int nub = (H + L - 1) / L;
   PackedW<T> pw = get_packed(a.w_hh, G, H, H, Panels::kBackward);
   const T* packed = pw.data;
-  const int threads = loop_threads(a.threads, B, G, H, H);
+  const int threads = loop_threads(a.threads, B, G, H, H, Tn, kBackwardMacsPerStep);
   T* D = a.dh0;
   T* C = a.dc0;
   constexpr int P = Cell::kResetBefore ? 3 : 2;  // phases per step

@@ -182,17 +182,25 @@ PackedW<T> get_packed(const T* w, int G, int H, int K, Panels panels, unsigned l
   return p;
 }
 
-// Threads for a time loop whose per-step products have K = `k` (H, or H + I with the input
-// tiles): no more than its unit blocks, and fewer when a step's products are so small that a
-// synchronisation per step would cost more than it saves (a 3-layer H=2 LSTM took 28-59 ms
-// on 2 threads of a busy machine against 0.5 ms on 1). The thread count never changes
-// results, so this is free to choose.
-inline int loop_threads(int threads, long B, int G, int H, long k) {
-  constexpr long kMinMacsPerThread = 1L << 16;  // per step
+// Threads for a time loop of `steps` steps whose products have K = `k` (H, or H + I with the
+// input tiles): no more than its unit blocks, none with fewer than `min_per_step` multiply-adds
+// per step, where a synchronisation per step would cost more than it saves (a 3-layer H=2 LSTM
+// took 28-59 ms on 2 threads of a busy machine against 0.5 ms on 1), and for calls of few steps
+// none with fewer than 64 K in the whole call, where the team's start and end would. The
+// thread count never changes results, so this is free to choose.
+// At 2 threads on Zen 5, T=100 B=1 (bench/RESULTS.md, thirteenth pass), 2 threads against 1:
+// inference from 8 K per step on, LSTM H=64 1.69x-2.07x, H=96 1.46x, H=128 1.94x, GRU H=128
+// 1.72x, RNN H=256 1.56x-1.71x, LSTM B=4 H=64 1.77x; one LSTM H=64 step 0.83x-1.08x, so one step
+// keeps 64 K. The backward (two synchronisations a step) keeps 64 K per step: there 8 K gave
+// LSTM H=64 0.63x, H=128 0.90x, RNN H=256 0.64x.
+constexpr long kForwardMacsPerStep = 1L << 13, kBackwardMacsPerStep = 1L << 16;
+inline int loop_threads(int threads, long B, int G, int H, long k, long steps, long min_per_step) {
+  constexpr long kMinMacsPerCall = 1L << 16;
   const long macs = B * G * static_cast<long>(H) * k;
   const long nub = (H + kBlock - 1) / kBlock;
   long n = threads;
   if (n > nub) n = nub;
-  if (n > macs / kMinMacsPerThread) n = macs / kMinMacsPerThread;
+  if (n > macs / min_per_step) n = macs / min_per_step;
+  if (n > macs * steps / kMinMacsPerCall) n = macs * steps / kMinMacsPerCall;
   return n < 1 ? 1 : static_cast<int>(n);
 }

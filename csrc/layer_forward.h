@@ -52,10 +52,10 @@ bool fused_input(int64_t B, int64_t I, int64_t H) {
 // against OpenBLAS's Haswell kernels 0.989x. The scalar path (arm64's) keeps the GEMM there:
 // OpenBLAS has vector kernels for CPUs that our scalar tiles do not use.
 template <class Cell, class V>
-bool block_input(int64_t B, int64_t I, int64_t H) {
-  using T = typename V::Elem;
-  return (B < 16 || V::kWidth > 1) && !fused_input<Cell, T>(B, I, H) &&
-         loop_threads(2, B, Cell::kGates, static_cast<int>(H), H) == 2;
+bool block_input(int64_t T, int64_t B, int64_t I, int64_t H) {
+  using E = typename V::Elem;
+  return (B < 16 || V::kWidth > 1) && !fused_input<Cell, E>(B, I, H) &&
+         loop_threads(2, B, Cell::kGates, static_cast<int>(H), H, T, kForwardMacsPerStep) == 2;
 }
 
 template <class Cell, class V>
@@ -80,7 +80,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   // T=3 0.94x, T=4 1.46x, T=10 1.34x. Frozen weights' packings need no check: there the tiles win
   // at any length (LSTM T=1 1.58x, T=2 1.36x; GRU T=1 1.45x; reset-before GRU T=2 1.38x).
   const bool fused_x = fused_input<Cell, T>(B, I, H),
-             block_x = block_input<Cell, V>(B, I, H) && (vp.n > 2 || a.frozen_id != 0);
+             block_x = block_input<Cell, V>(Tn, B, I, H) && (vp.n > 2 || a.frozen_id != 0);
   const bool gemm_x = !fused_x && !block_x;
   PoolBuffer<T> xc(vp.all || !gemm_x ? 0 : static_cast<size_t>(vp.n) * I);
   if (!vp.all && gemm_x) vp.gather(a.lengths, Tn, B, a.x, I, xc.data());
@@ -119,7 +119,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   }
   PoolBuffer<T> hbuf(2 * BH), cbuf(Cell::kCellState ? BH : 0), rh(Cell::kResetBefore ? BH : 0);
   PoolBuffer<T> step_gates(Cell::kResetBefore && !train ? static_cast<size_t>(nub) * B * NC : 0);
-  const int threads = loop_threads(a.threads, B, G, H, fused_x ? H + I : H);
+  const int threads = loop_threads(a.threads, B, G, H, fused_x ? H + I : H, Tn, kForwardMacsPerStep);
   std::copy(a.h0, a.h0 + BH, hbuf.data());
   if (Cell::kCellState) std::copy(a.c0, a.c0 + BH, cbuf.data());
   constexpr int P = Cell::kResetBefore ? 2 : 1;  // phases per step
