@@ -201,6 +201,7 @@ inline int loop_threads(int threads, long B, int G, int H, long k, long steps, l
   long n = threads;
   if (n > nub) n = nub;
   if (n > macs / min_per_step) n = macs / min_per_step;
-  if (n > macs * steps / kMinMacsPerCall) n = macs * steps / kMinMacsPerCall;
+  const long few = steps < kMinMacsPerCall / min_per_step ? steps : kMinMacsPerCall / min_per_step;
+  if (n > macs * few / kMinMacsPerCall) n = macs * few / kMinMacsPerCall;  // (more steps: the rule above)
   return n < 1 ? 1 : static_cast<int>(n);
 }
