@@ -188,12 +188,14 @@ PackedW<T> get_packed(const T* w, int G, int H, int K, Panels panels, unsigned l
 // took 28-59 ms on 2 threads of a busy machine against 0.5 ms on 1), and for calls of few steps
 // none with fewer than 64 K in the whole call, where the team's start and end would. The
 // thread count never changes results, so this is free to choose.
-// At 2 threads on Zen 5, T=100 B=1 (bench/RESULTS.md, thirteenth pass), 2 threads against 1:
-// inference from 8 K per step on, LSTM H=64 1.69x-2.07x, H=96 1.46x, H=128 1.94x, GRU H=128
-// 1.72x, RNN H=256 1.56x-1.71x, LSTM B=4 H=64 1.77x; one LSTM H=64 step 0.83x-1.08x, so one step
-// keeps 64 K. The backward (two synchronisations a step) keeps 64 K per step: there 8 K gave
-// LSTM H=64 0.63x, H=128 0.90x, RNN H=256 0.64x.
-constexpr long kForwardMacsPerStep = 1L << 13, kBackwardMacsPerStep = 1L << 16;
+// At 2 threads on Zen 5, T=100 B=1 (bench/RESULTS.md, thirteenth pass), 2 threads against 1
+// back to back: LSTM H=96 1.46x, H=128 1.94x, GRU H=128 1.72x, RNN H=192 1.58x, H=256 1.56x-1.71x,
+// LSTM B=4 H=64 1.77x; from 16 K per step on, not 8 K: at 8 K an LSTM H=64 (16 K in all) ran
+// 1.7x-2.1x faster back to back, but its first call after a pause took 0.67-0.74 ms against 0.33
+// (waking the worker, where the call had used one thread). One LSTM H=64 step 0.83x-1.08x at 8 K:
+// one step keeps 64 K. The backward (two synchronisations a step) keeps 64 K per step: there 8 K
+// gave LSTM H=64 0.63x, H=128 0.90x, RNN H=256 0.64x.
+constexpr long kForwardMacsPerStep = 1L << 14, kBackwardMacsPerStep = 1L << 16;
 inline int loop_threads(int threads, long B, int G, int H, long k, long steps, long min_per_step) {
   constexpr long kMinMacsPerCall = 1L << 16;
   const long macs = B * G * static_cast<long>(H) * k;
