@@ -133,12 +133,13 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   constexpr int kRowPanels = G != 3 ? 1 : L == V::kWidth ? 4 : L == 2 * V::kWidth ? 2 : 1;
   const int group = kRowPanels > 1 && B == 1 ? kRowPanels : kPair;
   const long ldacc = group * NC;
-  // The blocks that block ub leads: none when it belongs to another block's group.
-  auto group_size = [&](int ub) {
-    const Slice own = kRowPanels > 1 && group > 1 ? slice_of(ub, nub, threads) : Slice{0, nub};
-    if ((ub - own.begin) % group != 0) return 0;
-    return own.end - ub < group ? own.end - ub : group;
-  };
+  // led[ub]: how many blocks block ub leads (0: it belongs to another block's group), fixed for the call.
+  std::vector<int> led(nub, 0);
+  const int ranges = kRowPanels > 1 && group > 1 ? threads : 1;  // groups within each thread's slice
+  for (int q = 0; q < ranges; ++q) {
+    const Slice range = split(nub, q, ranges);
+    for (int ub = range.begin; ub < range.end; ub += group) led[ub] = range.end - ub < group ? range.end - ub : group;
+  }
   // Set up before the region, with no barrier in it: a member that starts late (woken onto a busy
   // CPU) delays no one, the others take its blocks.
   BlockScheduler sched;
@@ -178,7 +179,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
       sched.run(1 + s * P, part, [&](int ub) {
         // A block that leads a group (their panels follow one another) does the group's work;
         // the others have nothing left to do.
-        const int nq = group_size(ub);
+        const int nq = led[ub];
         if (nq == 0) return;
         for (int q = ub; q < ub + nq; ++q) {
           const int j0 = q * L, n = H - j0 < L ? H - j0 : L;
@@ -253,7 +254,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
         // Phase 2 (r*h of every unit is ready): n from (r*h)·W_hnᵀ, then h'.
         for (int i = 0; i < nact; ++i) arows[i] = rh.data() + static_cast<long>(rows[i]) * H;
         sched.run(2 + s * P, part, [&](int ub) {
-          const int nq = group_size(ub);
+          const int nq = led[ub];
           if (nq == 0) return;
           const T* panel = packed + static_cast<size_t>(ub) * H * NC;
           if (group == 1) {

@@ -51,15 +51,6 @@ inline Slice split(int n, int part, int parts) {
           static_cast<int>(static_cast<long long>(n) * (part + 1) / parts)};
 }
 
-// The slice of split(n, ., parts) that holds i (0 <= i < n).
-inline Slice slice_of(int i, int n, int parts) {
-  for (int q = 0; q < parts; ++q) {
-    const Slice s = split(n, q, parts);
-    if (i < s.end) return s;
-  }
-  return {n, n};
-}
-
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();

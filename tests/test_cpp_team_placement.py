@@ -109,9 +109,9 @@ SHARED_CPU = textwrap.dedent("""
 
 @pytest.mark.skipif(not LINUX, reason="sched_setaffinity is Linux's")
 @pytest.mark.parametrize("cell, shape", [
-    # steps large enough for a team of two (layer_common.h, loop_threads: 2 x 64K multiply-adds)
+    # steps large enough for a team of two (layer_common.h, loop_threads: 2 x 16 K multiply-adds a step)
     ("lstm", "20,3,24,128"), ("gru", "20,3,24,128"), ("gru_reset_before", "20,3,24,128"), ("rnn_tanh", "20,3,24,256"),
-    ("rnn_tanh", "400,1,128,128"),  # steps too small for two threads: the input projection's GEMM blocks are shared
+    ("rnn_tanh", "400,1,128,128"),  # 16 K a step, one thread's worth: the input projection's GEMM blocks are shared
 ])
 def test_a_team_of_two_sharing_one_cpu_finishes_with_the_bits_of_one_thread(cell, shape):
     done = subprocess.run([sys.executable, "-c", SHARED_CPU, cell, shape], capture_output=True, text=True, timeout=300)
