@@ -10,7 +10,7 @@ struct BuildInfo {
   int openmp_version;        // _OPENMP (yyyymm), 0 when built without OpenMP
   std::string simd;          // SIMD path the kernels take now: "avx512", "avx2+fma" or "scalar" (kernels.h)
   int max_threads;           // threads a call uses by default
-  long l2_bytes;             // l2_cache_bytes(): sizes the per-step input tiles (layer_forward.h)
+  long l2_bytes;             // l2_cache_bytes(), shown by `info`; no kernel choice depends on it
 };
 
 BuildInfo build_info();

@@ -16,26 +16,27 @@
 #pragma once
 
 // Whether the input projection is computed per step, in the time loop. A fixed function of
-// the shape and of this machine's L2 size (the two ways round differently; never of the
-// thread count). Not for the reset-before GRU, whose second phase reads the n gate's x part,
-// which a step's tile keeps in one thread's buffer.
-// A block's two panels, (I + H) * G * 16 elements, are streamed once per tile of rows. Up to
-// 192 KB the tiles win; larger panels only for B >= 64 (more rows per stream) and within 1/8 of
-// the L2. Measured, forward at 2 threads:
+// the shape (the two ways round differently; never of the thread count or the machine). Not for
+// the reset-before GRU, whose second phase reads the n gate's x part, which a step's tile keeps
+// in one thread's buffer.
+// A block's two panels, (I + H) * G * 16 elements, are streamed once per tile of rows: up to
+// 192 KB the tiles win. Measured, forward at 2 threads:
 // - 512 KB L2 (AMD EPYC, AVX2), LSTM T=100 I=H=256: B=32 30.4 -> 25.9 ms, B=64 53.7 -> 48.8,
 //   B=16 about even, B<=8 slower (B=1 1.95 -> 2.71). Training T=50 (bench/ab_builds.py):
 //   192 KB of panels (I=512 H=256) LSTM B=32 1.03x and 1.04x, GRU 1.045x, LSTM B=16 1.00x;
 //   256 KB (I=H=512) slower, 0.95x at B=32 and 0.96x at B=64, and 0.66-0.74x at T=100 B=64.
-// - 2 MB L2 (Intel Xeon, AVX-512), tiles against GEMM: LSTM I=H=512 (256 KB) B=64 training
+// - 2 MB L2, Intel Xeon at 3.7 GHz, tiles against GEMM: LSTM I=H=512 (256 KB) B=64 training
 //   1.07x-1.08x, inference 1.09x-1.11x, but B=32 0.96x and B=16 0.80x; GRU I=H=768 (288 KB)
 //   B=64 0.97x; LSTM I=H=1024 (512 KB) B=64 1.00x, B=32 0.90x.
+// - 2 MB L2, Intel Xeon at 2.0 GHz (a thread's 4 MB of panels come from the L3 every step),
+//   tiles against block_input: LSTM T=100 B=64 I=H=512 training 0.90x and 0.89x, inference
+//   0.94x and 0.89x; T=50 B=128 1.01x. So no larger panels on any machine.
 // At least 4 unit blocks, so that the work still spreads over the threads.
 template <class Cell, typename T>
 bool fused_input(int64_t B, int64_t I, int64_t H) {
   constexpr int64_t kMaxPanelBytes = 192 * 1024;
   const int64_t panel_bytes = (I + H) * Cell::kGates * kBlock * static_cast<int64_t>(sizeof(T));
-  const bool fits = panel_bytes <= kMaxPanelBytes || (B >= 64 && panel_bytes <= l2_cache_bytes() / 8);
-  return !Cell::kResetBefore && B >= 16 && H >= 4 * kBlock && fits;
+  return !Cell::kResetBefore && B >= 16 && H >= 4 * kBlock && panel_bytes <= kMaxPanelBytes;
 }
 
 // Otherwise, whether each unit block's input projection for the whole sequence is a tile of
