@@ -154,13 +154,17 @@ def test_bitwise_identical_across_thread_counts(rng, cell_name, dtype, simd):
 def test_tiled_input_gradient(rng, cell_name, dtype, simd):
     """G*H >= 1024: dx runs on the tiles, not BLAS, on every SIMD path (csrc/layer_backward.h
     tiled_input_gradient; with AVX-512 at any G*H, as the other tests' shapes check).
-    I = 51 is a pair of column blocks (the wide tiles), a single one and a partial one; 66 rows
-    make several row chunks; lengths have zeros."""
+    I = 51 is a pair of column blocks (the wide tiles), a single one and a partial one; more than
+    96 valid (t, b) pairs make several row chunks (96 rows at most); lengths have a zero."""
     cell = cells.CELLS[cell_name]
     H = -(-1024 // cell.gates) + 1  # 257, 342 or 1025: partial unit blocks too
     ref, cpp = get("numpy"), get("cpp")
     with exact_threads(simd):
-        problem = make_problem(rng, cell, 6, 11, 51, H, dtype)
+        w, x, h0, c0, _, dy, dh, dc = make_problem(rng, cell, 14, 11, 51, H, dtype)
+        lengths = rng.integers(10, 15, 11).astype(np.int64)
+        lengths[4] = 0
+        assert lengths.sum() > 96
+        problem = (w, x, h0, c0, lengths, dy, dh, dc)
         for reverse in (False, True):
             expected = run(ref, cell, problem, reverse, clip_gate=0.05)
             actual = run_on_1_2_3_threads(cpp, cell, problem, f"{cell_name} H={H}", reverse=reverse, clip_gate=0.05)
