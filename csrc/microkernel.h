@@ -181,11 +181,11 @@ void row_tiles(const typename V::Elem* const* A, int nrows, int K, const typenam
 
 // Rows [0, nrows) of A against `nblocks` 16-column blocks of P, each row plus
 // init[0..16*nblocks) when kInit.
-// Several rows: tiles of V::kRows rows x 16 columns; where V has wide tiles (kWideRows > 0),
-// exactly three blocks of one vector each (a GRU unit block) in tiles of 8 rows x 48 columns,
-// else pairs of blocks first, in tiles of V::kWideRows rows x 32 columns: each broadcast of A
-// then feeds two or three times the FMAs (AVX-512 float, one vector per block, on one core of a
-// 240 GFLOP/s peak: 12x1 tiles 167 GFLOP/s, 12x2 tiles 203-223).
+// Several rows: tiles of V::kRows rows x 16 columns; exactly three blocks (a GRU unit block) in
+// tiles of V::kTripleRows rows x 48 columns where V has them (kTripleRows > 0); else, where V has
+// wide tiles (kWideRows > 0), pairs of blocks first, in tiles of V::kWideRows rows x 32 columns:
+// each broadcast of A then feeds two or three times the FMAs (AVX-512 float, one vector per
+// block, on one core of a 240 GFLOP/s peak: 12x1 tiles 167 GFLOP/s, 12x2 tiles 203-223).
 // One row (batch 1): up to 8 vectors at once (a whole LSTM or GRU panel where they fit), so that
 // the FMA chains are independent (latency, not bandwidth); fewer than 4 vectors keep two
 // accumulators each (micro_row).
@@ -217,14 +217,14 @@ void tile_blocks_from(const typename V::Elem* const* A, int nrows, int K, const 
     return;
   }
   int jb = 0;
-  if constexpr (V::kWideRows > 0 && NB == 1) {
-    // A GRU unit block's 48 columns (3 vectors) as one tile of 8 rows (24 accumulators), not a
-    // pair of blocks and then a single one, whose tiles spend a broadcast on every FMA and read
-    // each panel row twice. AVX-512, 2 threads, both orders (bench/ab_builds.py, Intel Xeon):
+  if constexpr (V::kTripleRows > 0) {
+    // A GRU unit block's 48 columns as one tile of kTripleRows rows (AVX-512 float: 8 rows x 3
+    // vectors, 24 accumulators), not a pair of blocks and then a single one, whose tiles spend a
+    // broadcast on every FMA and read each panel row twice. AVX-512, 2 threads, both orders (bench/ab_builds.py, Intel Xeon):
     // GRU T=50 B=32 I=H=256 training forward 1.20x and 1.28x; batch 1 T=100 (the input tiles)
     // 1.05x and 1.05x, reset-before 1.10x.
     if (nblocks == 3) {
-      row_tiles<V, 3, 8, kInit>(A, nrows, K, P, ldp, pstride, 0, 3, C, ldc, init);
+      row_tiles<V, 3 * NB, V::kTripleRows, kInit>(A, nrows, K, P, ldp, pstride, 0, 3, C, ldc, init);
       return;
     }
   }

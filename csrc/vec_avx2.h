@@ -15,6 +15,7 @@ struct VecAvx2<float> {
   static constexpr int kWidth = 8;
   static constexpr int kRows = 6;  // x 2 vectors: 12 accumulators of the 16 registers
   static constexpr int kWideRows = 0;
+  static constexpr int kTripleRows = 0;
   __m256 v;
   static VecAvx2 load(const float* p) { return {_mm256_loadu_ps(p)}; }
   void store(float* p) const { _mm256_storeu_ps(p, v); }
@@ -79,6 +80,7 @@ struct VecAvx2<double> {
   static constexpr int kWidth = 4;
   static constexpr int kRows = 3;  // x 4 vectors
   static constexpr int kWideRows = 0;
+  static constexpr int kTripleRows = 0;
   __m256d v;
   static VecAvx2 load(const double* p) { return {_mm256_loadu_pd(p)}; }
   void store(double* p) const { _mm256_storeu_pd(p, v); }

@@ -14,9 +14,11 @@ struct VecAvx512<float> {
   using Elem = float;
   static constexpr int kWidth = 16;
   // One vector per 16-column block: 12 rows x 1 block keep 12 accumulators, 12 rows x 2
-  // blocks (wide tiles) 24 of the 32 registers, with the panel row and broadcasts beside them.
+  // blocks (wide tiles) and 8 rows x 3 blocks 24 of the 32 registers, with the panel row and
+  // broadcasts beside them.
   static constexpr int kRows = 12;
   static constexpr int kWideRows = 12;
+  static constexpr int kTripleRows = 8;
   __m512 v;
   static VecAvx512 load(const float* p) { return {_mm512_loadu_ps(p)}; }
   void store(float* p) const { _mm512_storeu_ps(p, v); }
@@ -77,6 +79,7 @@ struct VecAvx512<double> {
   static constexpr int kWidth = 8;
   static constexpr int kRows = 6;      // two vectors per 16-column block: 12 accumulators
   static constexpr int kWideRows = 6;  // x 4 vectors: 24
+  static constexpr int kTripleRows = 0;
   __m512d v;
   static VecAvx512 load(const double* p) { return {_mm512_loadu_pd(p)}; }
   void store(double* p) const { _mm512_storeu_pd(p, v); }
