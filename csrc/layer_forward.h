@@ -126,12 +126,16 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   constexpr int P = Cell::kResetBefore ? 2 : 1;  // phases per step
   // Unit blocks per tile in the step's first phase, and the row stride of the tiles' results.
   // RNN: two where the ISA's tiles are wide (an even block takes the next one with it).
-  // GRU at batch 1 (row_panels; the reset-before one in both its phases): up to four where a
-  // panel is three vectors (AVX-512 float), two where it is six (AVX2 float, AVX-512 double), in
-  // groups from the first block of each thread's slice on, so that none straddles two slices;
-  // the grouping changes no result (every element is one accumulator over k).
+  // GRU and LSTM at batch 1 (row_panels; the reset-before GRU in both its phases): up to four
+  // blocks where a panel is three or four vectors (AVX-512 float), two GRU blocks where it is six
+  // (AVX2 float, AVX-512 double), in groups from the first block of each thread's slice on, so
+  // that none straddles two slices; the grouping changes no result (every element is one
+  // accumulator over k). LSTM T=100 B=1 I=H=256 frozen, 2 threads, Intel Xeon at 2.0 GHz
+  // (bench/ab_builds.py, both orders): four blocks against one 1.07x, 1.05x-1.06x against two;
+  // H=128 1.12x, H=512 1.07x; two LSTM blocks of eight vectors (AVX2 float, AVX-512 double) 0.99x.
   constexpr int kPair = G == 1 && V::kWideRows > 0 ? 2 : 1;
-  constexpr int kRowPanels = G != 3 ? 1 : L == V::kWidth ? 4 : L == 2 * V::kWidth ? 2 : 1;
+  constexpr int kRowPanels = G == 3 ? (L == V::kWidth ? 4 : L == 2 * V::kWidth ? 2 : 1)
+                             : G == 4 && L == V::kWidth ? 4 : 1;
   const int group = kRowPanels > 1 && B == 1 ? kRowPanels : kPair;
   const long ldacc = group * NC;
   // led[ub]: how many blocks block ub leads (0: it belongs to another block's group), fixed for the call.
@@ -207,7 +211,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
           if (fused_x)
             tile_panels<V>(xrows.data(), nact, I, packed_x + tb * I, static_cast<long>(I) * NC, nq, accx.data(),
                            ldacc, bx_tile.data() + tb);
-        } else if (group > 1) {  // the GRU at batch 1 (its x part from block_x or the GEMM)
+        } else if (group > 1) {  // the GRU or LSTM at batch 1 (its x part from block_x or the GEMM)
           if constexpr (kRowPanels > 1) {
             constexpr int kVecs = (Cell::kResetBefore ? 2 * L : NC) / V::kWidth;
             if (nact == 1)

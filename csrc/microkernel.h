@@ -93,6 +93,8 @@ inline void micro_row(const typename V::Elem* a, int K, const typename V::Elem* 
 // I=H=256 at 2 threads on Zen 5 (bench/ab_builds.py, both orders): 1.08x and 1.14x; two: 0.95x
 // against four, eight 0.80x. Where a panel is six vectors, two at once: AVX2 float 1.11x and
 // 1.15x (FUSEDRNN_SIMD=avx2+fma on the same machine), AVX-512 double 1.15x and 1.08x.
+// An LSTM panel (four vectors, AVX-512 float) alone read at the L2's rate on Zen 5, but not on a
+// 2.0 GHz Xeon (a throwaway harness: 54-59 GB/s one at a time, 63-73 two at once): four at once there.
 template <class V, int NP, int NV, bool kInit>
 inline void micro_row_panels(const typename V::Elem* a, int K, const typename V::Elem* P, int ldp, long pstride,
                              typename V::Elem* C, const typename V::Elem* init) {
