@@ -191,7 +191,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
           // Frozen rows keep their state and output 0; training keeps every row's h_{t-1}.
           for (int b = 0, i = 0; b < B; ++b) {
             const long o = static_cast<long>(b) * H + j0;
-            if (train) std::copy(hp + o, hp + o + n, a.hprev + tb0 * H + o);
+            if (train) store_lanes<V>(a.hprev + tb0 * H + o, hp + o, n);  // vector moves, not a call per row
             if (i < nact && rows[i] == b) {
               ++i;
               continue;
