@@ -126,21 +126,23 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   constexpr int P = Cell::kResetBefore ? 2 : 1;  // phases per step
   // Unit blocks per tile in the step's first phase, and the row stride of the tiles' results.
   // RNN: two where the ISA's tiles are wide (an even block takes the next one with it).
-  // GRU and LSTM at batch 1 (row_panels; the reset-before GRU in both its phases): up to four
-  // blocks where a panel is three or four vectors (AVX-512 float), two GRU blocks where it is six
-  // (AVX2 float, AVX-512 double), in groups from the first block of each thread's slice on, so
-  // that none straddles two slices; the grouping changes no result (every element is one
-  // accumulator over k). LSTM T=100 B=1 I=H=256 frozen, 2 threads, Intel Xeon at 2.0 GHz
-  // (bench/ab_builds.py, both orders): four blocks against one 1.07x, 1.05x-1.06x against two;
-  // H=128 1.12x, H=512 1.07x; two LSTM blocks of eight vectors (AVX2 float, AVX-512 double) 0.99x.
+  // At batch 1 (row_panels; the reset-before GRU in both its phases): on AVX-512 float up to
+  // four GRU or LSTM blocks (panels of three or four vectors) and eight RNN blocks (one vector);
+  // two GRU blocks where a panel is six vectors (AVX2 float, AVX-512 double); in groups from the
+  // first block of each thread's slice on, so that none straddles two slices; the grouping
+  // changes no result (every element is one accumulator over k). T=100 B=1 I=H=256 frozen, 2
+  // threads, Intel Xeon at 2.0 GHz (bench/ab_builds.py, both orders): LSTM four blocks against
+  // one 1.07x, 1.05x-1.06x against two, H=128 1.12x, H=512 1.07x; two LSTM blocks of eight
+  // vectors (AVX2 float, AVX-512 double) 0.99x; RNN(tanh) eight blocks against pairs of micro_row
+  // 1.05x and 1.08x, H=128 1.08x, H=512 1.09x, T=1 1.07x.
   constexpr int kPair = G == 1 && V::kWideRows > 0 ? 2 : 1;
-  constexpr int kRowPanels = G == 3 ? (L == V::kWidth ? 4 : L == 2 * V::kWidth ? 2 : 1)
-                             : G == 4 && L == V::kWidth ? 4 : 1;
-  const int group = kRowPanels > 1 && B == 1 ? kRowPanels : kPair;
+  constexpr int kRowPanels = L == V::kWidth ? (G == 1 ? 8 : 4) : G == 3 && L == 2 * V::kWidth ? 2 : 1;
+  const bool row_groups = kRowPanels > 1 && B == 1;
+  const int group = row_groups ? kRowPanels : kPair;
   const long ldacc = group * NC;
   // led[ub]: how many blocks block ub leads (0: it belongs to another block's group), fixed for the call.
   std::vector<int> led(nub, 0);
-  const int ranges = kRowPanels > 1 && group > 1 ? threads : 1;  // groups within each thread's slice
+  const int ranges = row_groups ? threads : 1;  // groups within each thread's slice
   for (int q = 0; q < ranges; ++q) {
     const Slice range = split(nub, q, ranges);
     for (int ub = range.begin; ub < range.end; ub += group) led[ub] = range.end - ub < group ? range.end - ub : group;
@@ -206,17 +208,17 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
         const size_t tb = static_cast<size_t>(ub) * NC;
         const T* panel = packed + tb * H;
         const T* bh_init = any_bh ? bh_tile.data() + tb : nullptr;
-        if constexpr (kPair == 2) {
-          tile_panels<V>(arows.data(), nact, H, panel, static_cast<long>(H) * NC, nq, acc.data(), ldacc, bh_init);
-          if (fused_x)
-            tile_panels<V>(xrows.data(), nact, I, packed_x + tb * I, static_cast<long>(I) * NC, nq, accx.data(),
-                           ldacc, bx_tile.data() + tb);
-        } else if (group > 1) {  // the GRU or LSTM at batch 1 (its x part from block_x or the GEMM)
+        if (row_groups) {  // batch 1 (its x part from block_x or the GEMM)
           if constexpr (kRowPanels > 1) {
             constexpr int kVecs = (Cell::kResetBefore ? 2 * L : NC) / V::kWidth;
             if (nact == 1)
               row_panels<V, kVecs>(arows[0], H, panel, NC, static_cast<long>(H) * NC, nq, acc.data(), bh_init);
           }
+        } else if constexpr (kPair == 2) {
+          tile_panels<V>(arows.data(), nact, H, panel, static_cast<long>(H) * NC, nq, acc.data(), ldacc, bh_init);
+          if (fused_x)
+            tile_panels<V>(xrows.data(), nact, I, packed_x + tb * I, static_cast<long>(I) * NC, nq, accx.data(),
+                           ldacc, bx_tile.data() + tb);
         } else {
           tile_rows<V>(arows.data(), nact, H, panel, NC, Cell::kResetBefore ? 2 * L : NC, acc.data(), ldacc, bh_init);
           if (fused_x)

@@ -53,6 +53,7 @@ inline void micro_tile(const typename V::Elem* const* A, int K, const typename V
 // chains, too few to hide the FMA latency when NV < 4. Still a fixed function of the shape.
 // At batch 1, T=100 I=H=256, 2 threads (bench/ab_builds.py): AVX-512 GRU (3 vectors) 1.21x,
 // RNN (1) 1.56x; AVX2 RNN 1.50x; with 4 vectors no gain (AVX-512 LSTM 1.00x, AVX2 GRU 0.96x).
+// (The layers' batch-1 time loops on AVX-512 float now run several blocks at once, row_panels.)
 template <class V, int NV, bool kInit>
 inline void micro_row(const typename V::Elem* a, int K, const typename V::Elem* P, int ldp, long pstride,
                       typename V::Elem* C, const typename V::Elem* init) {
@@ -118,13 +119,17 @@ inline void micro_row_panels(const typename V::Elem* a, int K, const typename V:
     for (int j = 0; j < NV; ++j) acc[q][j].store(C + q * ldp + j * V::kWidth);
 }
 
-// micro_row_panels for np (1..4) panels of NV vectors, plus init when it is given.
+// micro_row_panels for np (1..8) panels of NV vectors, plus init when it is given.
 template <class V, int NV>
 void row_panels(const typename V::Elem* a, int K, const typename V::Elem* P, int ldp, long pstride, int np,
                 typename V::Elem* C, const typename V::Elem* init) {
   auto run = [&](auto kinit) {
     constexpr bool kInit = decltype(kinit)::value;
     switch (np) {
+      case 8: micro_row_panels<V, 8, NV, kInit>(a, K, P, ldp, pstride, C, init); break;
+      case 7: micro_row_panels<V, 7, NV, kInit>(a, K, P, ldp, pstride, C, init); break;
+      case 6: micro_row_panels<V, 6, NV, kInit>(a, K, P, ldp, pstride, C, init); break;
+      case 5: micro_row_panels<V, 5, NV, kInit>(a, K, P, ldp, pstride, C, init); break;
       case 4: micro_row_panels<V, 4, NV, kInit>(a, K, P, ldp, pstride, C, init); break;
       case 3: micro_row_panels<V, 3, NV, kInit>(a, K, P, ldp, pstride, C, init); break;
       case 2: micro_row_panels<V, 2, NV, kInit>(a, K, P, ldp, pstride, C, init); break;
