@@ -240,13 +240,13 @@ def test_block_input_projection(rng, cell_name, simd):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell_name", ["gru", "gru_reset_before", "lstm", "rnn_tanh"])
 def test_batch_1_runs_groups_of_panels(rng, cell_name, dtype, simd):
-    """The GRUs, the LSTM and the RNN at batch 1 run two, four or eight unit blocks' products at once where the ISA and
-    dtype make a panel few vectors (the reset-before GRU in both its phases), in groups from the
-    first block of each thread's slice
-    (csrc/layer_forward.h, microkernel.h row_panels): with H = 257 (17 unit blocks, the last of one
-    unit) 1, 2 and 3 threads group the blocks differently, and must give the same bits and the
-    reference's results. Lengths 6, 4 and 0 of T = 6 (steps where the row is frozen), both
-    directions, the weights' own calls and a frozen snapshot's."""
+    """The GRUs, the LSTM and the RNN at batch 1 run two, four or eight unit blocks' products at once
+    where the ISA and dtype make a panel few vectors (the reset-before GRU in both its phases), in
+    groups from the first block of each thread's slice (csrc/layer_forward.h, microkernel.h
+    row_panels): with H = 257 (17 unit blocks, the last of one unit) 1, 2 and 3 threads group the
+    blocks differently, and must give the same bits and the reference's results. Lengths 6, 4 and 0
+    of T = 6 (steps where the row is frozen), both directions, the weights' own calls and a frozen
+    snapshot's."""
     cell = cells.CELLS[cell_name]
     ref, cpp = get("numpy"), get("cpp")
     with exact_threads(simd):
