@@ -142,6 +142,87 @@ void row_panels(const typename V::Elem* a, int K, const typename V::Elem* P, int
     run(std::false_type{});
 }
 
+// A few rows (R of them, small batches) against NP unit blocks' panels at once, as
+// micro_row_panels: row i of block q's columns at C + i*ldc + q*ldp.
+template <class V, int R, int NP, int NV, bool kInit>
+inline void micro_rows_panels(const typename V::Elem* const* A, int K, const typename V::Elem* P, int ldp,
+                              long pstride, typename V::Elem* C, long ldc, const typename V::Elem* init) {
+  using T = typename V::Elem;
+  V acc[R][NP][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 16
+    for (int q = 0; q < NP; ++q)
+#pragma GCC unroll 16
+      for (int j = 0; j < NV; ++j) acc[i][q][j] = kInit ? V::load(init + q * ldp + j * V::kWidth) : V::zero();
+  const T* a[R];
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i) a[i] = A[i];
+  for (int k = 0; k < K; ++k) {
+    V ak[R];
+#pragma GCC unroll 16
+    for (int i = 0; i < R; ++i) ak[i] = V::set1(a[i][k]);
+#pragma GCC unroll 16
+    for (int q = 0; q < NP; ++q) {
+      const T* p = P + q * pstride + static_cast<long>(k) * ldp;
+#pragma GCC unroll 16
+      for (int j = 0; j < NV; ++j) {
+        const V b = V::load(p + j * V::kWidth);
+#pragma GCC unroll 16
+        for (int i = 0; i < R; ++i) acc[i][q][j] = V::fmadd(ak[i], b, acc[i][q][j]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 16
+    for (int q = 0; q < NP; ++q)
+#pragma GCC unroll 16
+      for (int j = 0; j < NV; ++j) acc[i][q][j].store(C + i * ldc + q * ldp + j * V::kWidth);
+}
+
+// micro_rows_panels for nrows (2..4) rows and np (1..8) panels at once where that is at most 24
+// accumulators (the layers' groups are sized so), else one panel at a time.
+template <class V, int NV>
+void rows_panels(const typename V::Elem* const* A, int nrows, int K, const typename V::Elem* P, int ldp, long pstride,
+                 int np, typename V::Elem* C, long ldc, const typename V::Elem* init) {
+  auto with_rows = [&](auto rows, auto kinit) {
+    constexpr int R = decltype(rows)::value;
+    constexpr bool kInit = decltype(kinit)::value;
+    auto panels = [&](auto n) {
+      constexpr int NP = decltype(n)::value;
+      if constexpr (R * NP * NV <= 24) {
+        micro_rows_panels<V, R, NP, NV, kInit>(A, K, P, ldp, pstride, C, ldc, init);
+      } else {
+        for (int q = 0; q < NP; ++q)
+          micro_rows_panels<V, R, 1, NV, kInit>(A, K, P + q * pstride, ldp, pstride, C + q * ldp, ldc,
+                                                kInit ? init + q * ldp : nullptr);
+      }
+    };
+    switch (np) {
+      case 8: panels(std::integral_constant<int, 8>{}); break;
+      case 7: panels(std::integral_constant<int, 7>{}); break;
+      case 6: panels(std::integral_constant<int, 6>{}); break;
+      case 5: panels(std::integral_constant<int, 5>{}); break;
+      case 4: panels(std::integral_constant<int, 4>{}); break;
+      case 3: panels(std::integral_constant<int, 3>{}); break;
+      case 2: panels(std::integral_constant<int, 2>{}); break;
+      default: panels(std::integral_constant<int, 1>{}); break;
+    }
+  };
+  auto run = [&](auto kinit) {
+    switch (nrows) {
+      case 4: with_rows(std::integral_constant<int, 4>{}, kinit); break;
+      case 3: with_rows(std::integral_constant<int, 3>{}, kinit); break;
+      default: with_rows(std::integral_constant<int, 2>{}, kinit); break;
+    }
+  };
+  if (init != nullptr)
+    run(std::true_type{});
+  else
+    run(std::false_type{});
+}
+
 // Blocks [b0, b1) of P in steps of NV vectors, rows [0, nrows) split evenly over the fewest
 // tiles of at most MR rows (25 rows in tiles of 5: 5 tiles of 5, not 4 of 6 and 1 of 1); a short
 // tile streams the panel as a full one does, for less work.

@@ -239,27 +239,28 @@ def test_block_input_projection(rng, cell_name, simd):
 @pytest.mark.parametrize("simd", SIMD_PATHS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell_name", ["gru", "gru_reset_before", "lstm", "rnn_tanh"])
-def test_batch_1_runs_groups_of_panels(rng, cell_name, dtype, simd):
-    """The GRUs, the LSTM and the RNN at batch 1 run two, four or eight unit blocks' products at once
-    where the ISA and dtype make a panel few vectors (the reset-before GRU in both its phases), in
-    groups from the first block of each thread's slice (csrc/layer_forward.h, microkernel.h
-    row_panels): with H = 257 (17 unit blocks, the last of one unit) 1, 2 and 3 threads group the
-    blocks differently, and must give the same bits and the reference's results. Lengths 6, 4 and 0
-    of T = 6 (steps where the row is frozen), both directions, the weights' own calls and a frozen
-    snapshot's."""
+def test_small_batches_run_groups_of_panels(rng, cell_name, dtype, simd):
+    """At batch 1 every cell, and at batches of 2 to 4 every cell but the reset-before GRU, runs
+    several unit blocks' products at once where the ISA and dtype make a panel few vectors (the
+    reset-before GRU in both its phases), in groups from the first block of each thread's slice
+    (csrc/layer_forward.h, microkernel.h row_panels and rows_panels): with H = 257 (17 unit blocks,
+    the last of one unit) 1, 2 and 3 threads group the blocks differently, and must give the same
+    bits and the reference's results. Lengths 6, 4 and 0 of T = 6 at batch 1, and at batch 4
+    lengths that leave 4, 3, 2 and 1 rows active (steps where rows are frozen), both directions,
+    the weights' own calls and a frozen snapshot's."""
     cell = cells.CELLS[cell_name]
     ref, cpp = get("numpy"), get("cpp")
     with exact_threads(simd):
-        for length in (6, 4, 0):
-            w, x, h0, c0, _, dy, dh, dc = make_problem(rng, cell, 6, 1, 33, 257, dtype)
-            lengths = np.array([length], np.int64)
+        for row_lengths in ([6], [4], [0], [6, 6, 5, 3], [6, 4, 0, 2]):
+            w, x, h0, c0, _, dy, dh, dc = make_problem(rng, cell, 6, len(row_lengths), 33, 257, dtype)
+            lengths = np.array(row_lengths, np.int64)
             problem = w, x, h0, c0, lengths, dy, dh, dc
             frozen_w = [np.array(a) for a in (w.w_ih, w.w_hh)]
             for array in frozen_w:
                 array.flags.writeable = False
             frozen = LayerWeights(*frozen_w, w.b_ih, w.b_hh, True, next(frozen_ids))
             for reverse in (False, True):
-                label = f"{cell_name} length={length} reverse={reverse}"
+                label = f"{cell_name} lengths={row_lengths} reverse={reverse}"
                 expected = run(ref, cell, problem, reverse, clip_gate=0.05)
                 actual = run_on_1_2_3_threads(cpp, cell, problem, label, reverse=reverse, clip_gate=0.05)
                 for name in expected:
