@@ -126,7 +126,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   constexpr int P = Cell::kResetBefore ? 2 : 1;  // phases per step
   // Unit blocks per tile in the step's first phase, and the row stride of the tiles' results.
   // RNN: two where the ISA's tiles are wide (an even block takes the next one with it).
-  // At batch 1 (row_panels; the reset-before GRU in both its phases): on AVX-512 float up to
+  // At batch 1 (rows_panels; the reset-before GRU in both its phases): on AVX-512 float up to
   // four GRU or LSTM blocks (panels of three or four vectors) and eight RNN blocks (one vector);
   // two GRU blocks where a panel is six vectors (AVX2 float, AVX-512 double); in groups from the
   // first block of each thread's slice on, so that none straddles two slices; the grouping
@@ -137,8 +137,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   // 1.05x and 1.08x, H=128 1.08x, H=512 1.09x, T=1 1.07x.
   constexpr int kPair = G == 1 && V::kWideRows > 0 ? 2 : 1;
   constexpr int kRowPanels = L == V::kWidth ? (G == 1 ? 8 : 4) : G == 3 && L == 2 * V::kWidth ? 2 : 1;
-  // Batches of 2 to 4 rows (not the reset-before GRU) in groups too, of at most 24 accumulators
-  // (rows_panels): T=100 I=H=256 frozen, 2 threads (bench/ab_builds.py), LSTM B=2 1.16x and 1.19x
+  // Batches of 2 to 4 rows (not the reset-before GRU) in groups too, of at most 24 accumulators: T=100 I=H=256 frozen, 2 threads (bench/ab_builds.py), LSTM B=2 1.16x and 1.19x
   // (swapped), B=3 1.15x, B=4 1.10x, training forward B=2 1.12x, T=1 B=4 1.09x; GRU B=2 1.11x,
   // B=3 1.08x, B=4 1.02x, AVX2 float B=2 1.04x, AVX-512 double 1.13x; RNN(tanh) B=2 1.11x, B=4 1.05x.
   constexpr int kVecs = (Cell::kResetBefore ? 2 * L : NC) / V::kWidth;  // a panel's vectors per k
@@ -215,9 +214,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
         const T* bh_init = any_bh ? bh_tile.data() + tb : nullptr;
         if (row_groups) {  // at most 4 rows (their x part from block_x or the GEMM)
           if constexpr (kRowPanels > 1) {
-            if (nact == 1)
-              row_panels<V, kVecs>(arows[0], H, panel, NC, static_cast<long>(H) * NC, nq, acc.data(), bh_init);
-            else if (nact > 1)
+            if (nact > 0)
               rows_panels<V, kVecs>(arows.data(), nact, H, panel, NC, static_cast<long>(H) * NC, nq, acc.data(), ldacc,
                                     bh_init);
           }
@@ -275,8 +272,8 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
             tile_rows<V>(arows.data(), nact, H, panel + 2 * L, NC, L, acc.data(), NC);
           } else if constexpr (kRowPanels > 1) {
             if (nact == 1)
-              row_panels<V, L / V::kWidth>(arows[0], H, panel + 2 * L, NC, static_cast<long>(H) * NC, nq, acc.data(),
-                                           nullptr);
+              rows_panels<V, L / V::kWidth>(arows.data(), 1, H, panel + 2 * L, NC, static_cast<long>(H) * NC, nq,
+                                            acc.data(), ldacc, nullptr);
           }
           for (int q = ub; q < ub + nq; ++q) {
             const int j0 = q * L, n = H - j0 < L ? H - j0 : L;

@@ -53,7 +53,7 @@ inline void micro_tile(const typename V::Elem* const* A, int K, const typename V
 // chains, too few to hide the FMA latency when NV < 4. Still a fixed function of the shape.
 // At batch 1, T=100 I=H=256, 2 threads (bench/ab_builds.py): AVX-512 GRU (3 vectors) 1.21x,
 // RNN (1) 1.56x; AVX2 RNN 1.50x; with 4 vectors no gain (AVX-512 LSTM 1.00x, AVX2 GRU 0.96x).
-// (The layers' batch-1 time loops on AVX-512 float now run several blocks at once, row_panels.)
+// (The layers' batch-1 time loops on AVX-512 float now run several blocks at once, rows_panels.)
 template <class V, int NV, bool kInit>
 inline void micro_row(const typename V::Elem* a, int K, const typename V::Elem* P, int ldp, long pstride,
                       typename V::Elem* C, const typename V::Elem* init) {
@@ -86,64 +86,17 @@ inline void micro_row(const typename V::Elem* a, int K, const typename V::Elem* 
   for (int j = 0; j < NV; ++j) (even[j] + odd[j]).store(C + j * V::kWidth);
 }
 
-// One row (batch 1) against NP unit blocks' panels at once: panel q at P + q*pstride, [K][ldp],
-// its NV vectors per k; C and init hold the blocks' columns one after another, ldp apart. Every
-// element is one accumulator over k in order, as in micro_tile. A GRU panel has three vectors
-// per k, and one at a time (micro_row, two accumulators each) read a thread's 384 KB of W_hh
-// at H=256 in about the time an LSTM thread reads its 512 KB. Four at once, GRU T=100 B=1
-// I=H=256 at 2 threads on Zen 5 (bench/ab_builds.py, both orders): 1.08x and 1.14x; two: 0.95x
-// against four, eight 0.80x. Where a panel is six vectors, two at once: AVX2 float 1.11x and
-// 1.15x (FUSEDRNN_SIMD=avx2+fma on the same machine), AVX-512 double 1.15x and 1.08x.
-// An LSTM panel (four vectors, AVX-512 float) alone read at the L2's rate on Zen 5, but not on a
-// 2.0 GHz Xeon (a throwaway harness: 54-59 GB/s one at a time, 63-73 two at once): four at once there.
-template <class V, int NP, int NV, bool kInit>
-inline void micro_row_panels(const typename V::Elem* a, int K, const typename V::Elem* P, int ldp, long pstride,
-                             typename V::Elem* C, const typename V::Elem* init) {
-  V acc[NP][NV];
-#pragma GCC unroll 16
-  for (int q = 0; q < NP; ++q)
-#pragma GCC unroll 16
-    for (int j = 0; j < NV; ++j) acc[q][j] = kInit ? V::load(init + q * ldp + j * V::kWidth) : V::zero();
-  for (int k = 0; k < K; ++k) {
-    const V ak = V::set1(a[k]);
-#pragma GCC unroll 16
-    for (int q = 0; q < NP; ++q) {
-      const typename V::Elem* p = P + q * pstride + static_cast<long>(k) * ldp;
-#pragma GCC unroll 16
-      for (int j = 0; j < NV; ++j) acc[q][j] = V::fmadd(ak, V::load(p + j * V::kWidth), acc[q][j]);
-    }
-  }
-#pragma GCC unroll 16
-  for (int q = 0; q < NP; ++q)
-#pragma GCC unroll 16
-    for (int j = 0; j < NV; ++j) acc[q][j].store(C + q * ldp + j * V::kWidth);
-}
-
-// micro_row_panels for np (1..8) panels of NV vectors, plus init when it is given.
-template <class V, int NV>
-void row_panels(const typename V::Elem* a, int K, const typename V::Elem* P, int ldp, long pstride, int np,
-                typename V::Elem* C, const typename V::Elem* init) {
-  auto run = [&](auto kinit) {
-    constexpr bool kInit = decltype(kinit)::value;
-    switch (np) {
-      case 8: micro_row_panels<V, 8, NV, kInit>(a, K, P, ldp, pstride, C, init); break;
-      case 7: micro_row_panels<V, 7, NV, kInit>(a, K, P, ldp, pstride, C, init); break;
-      case 6: micro_row_panels<V, 6, NV, kInit>(a, K, P, ldp, pstride, C, init); break;
-      case 5: micro_row_panels<V, 5, NV, kInit>(a, K, P, ldp, pstride, C, init); break;
-      case 4: micro_row_panels<V, 4, NV, kInit>(a, K, P, ldp, pstride, C, init); break;
-      case 3: micro_row_panels<V, 3, NV, kInit>(a, K, P, ldp, pstride, C, init); break;
-      case 2: micro_row_panels<V, 2, NV, kInit>(a, K, P, ldp, pstride, C, init); break;
-      default: micro_row_panels<V, 1, NV, kInit>(a, K, P, ldp, pstride, C, init); break;
-    }
-  };
-  if (init != nullptr)
-    run(std::true_type{});
-  else
-    run(std::false_type{});
-}
-
-// A few rows (R of them, small batches) against NP unit blocks' panels at once, as
-// micro_row_panels: row i of block q's columns at C + i*ldc + q*ldp.
+// R rows (batch 1 to 4) against NP unit blocks' panels at once: panel q at P + q*pstride,
+// [K][ldp], its NV vectors per k; row i of C holds the blocks' columns one after another, ldp
+// apart, at C + i*ldc (init: one such row). Every element is one accumulator over k in order, as
+// in micro_tile. A GRU panel has three vectors per k, and one at a time (micro_row, two
+// accumulators each) read a thread's 384 KB of W_hh at H=256 in about the time an LSTM thread
+// reads its 512 KB. Four at once, GRU T=100 B=1 I=H=256 at 2 threads on Zen 5
+// (bench/ab_builds.py, both orders): 1.08x and 1.14x; two: 0.95x against four, eight 0.80x.
+// Where a panel is six vectors, two at once: AVX2 float 1.11x and 1.15x (FUSEDRNN_SIMD=avx2+fma
+// on the same machine), AVX-512 double 1.15x and 1.08x. An LSTM panel (four vectors, AVX-512
+// float) alone read at the L2's rate on Zen 5, but not on a 2.0 GHz Xeon (a throwaway harness:
+// 54-59 GB/s one at a time, 63-73 two at once): four at once there.
 template <class V, int R, int NP, int NV, bool kInit>
 inline void micro_rows_panels(const typename V::Elem* const* A, int K, const typename V::Elem* P, int ldp,
                               long pstride, typename V::Elem* C, long ldc, const typename V::Elem* init) {
@@ -181,8 +134,8 @@ inline void micro_rows_panels(const typename V::Elem* const* A, int K, const typ
       for (int j = 0; j < NV; ++j) acc[i][q][j].store(C + i * ldc + q * ldp + j * V::kWidth);
 }
 
-// micro_rows_panels for nrows (2..4) rows and np (1..8) panels at once where that is at most 24
-// accumulators (the layers' groups are sized so), else one panel at a time.
+// micro_rows_panels for nrows (1..4) rows and np (1..8) panels at once where that is at most 24
+// accumulators (the layers' groups are sized so), else one panel at a time; plus init when given.
 template <class V, int NV>
 void rows_panels(const typename V::Elem* const* A, int nrows, int K, const typename V::Elem* P, int ldp, long pstride,
                  int np, typename V::Elem* C, long ldc, const typename V::Elem* init) {
@@ -214,7 +167,8 @@ void rows_panels(const typename V::Elem* const* A, int nrows, int K, const typen
     switch (nrows) {
       case 4: with_rows(std::integral_constant<int, 4>{}, kinit); break;
       case 3: with_rows(std::integral_constant<int, 3>{}, kinit); break;
-      default: with_rows(std::integral_constant<int, 2>{}, kinit); break;
+      case 2: with_rows(std::integral_constant<int, 2>{}, kinit); break;
+      default: with_rows(std::integral_constant<int, 1>{}, kinit); break;
     }
   };
   if (init != nullptr)

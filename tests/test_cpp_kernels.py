@@ -243,7 +243,7 @@ def test_small_batches_run_groups_of_panels(rng, cell_name, dtype, simd):
     """At batch 1 every cell, and at batches of 2 to 4 every cell but the reset-before GRU, runs
     several unit blocks' products at once where the ISA and dtype make a panel few vectors (the
     reset-before GRU in both its phases), in groups from the first block of each thread's slice
-    (csrc/layer_forward.h, microkernel.h row_panels and rows_panels): with H = 257 (17 unit blocks,
+    (csrc/layer_forward.h, microkernel.h rows_panels): with H = 257 (17 unit blocks,
     the last of one unit) 1, 2 and 3 threads group the blocks differently, and must give the same
     bits and the reference's results. Lengths 6, 4 and 0 of T = 6 at batch 1, and at batch 4
     lengths that leave 4, 3, 2 and 1 rows active (steps where rows are frozen), both directions,
