@@ -42,8 +42,12 @@ bool fused_input(int64_t B, int64_t I, int64_t H) {
 // Otherwise, whether each unit block's input projection for the whole sequence is a tile of
 // its own, computed before the loop by the thread that owns the block (the scheduler's first
 // phase): one parallel region for the call, the x rows never packed, and the bias already in.
-// Where the loop runs on one thread (tiny steps) the projection would too, so there the GEMM
-// runs it on every thread. A fixed function of the shape.
+// Where the loop runs on one thread (tiny steps) the projection would too: there the GEMM, on
+// every thread, keeps it where it outweighs the loop's own products (I > H). A fixed function of
+// the shape. T=100 B=1 I=H=64, 2 threads, Intel Xeon at 2.0 GHz (bench/ab_builds.py), the tiles on
+// the loop's one thread against the GEMM: LSTM 1.10x (training forward 1.15x), T=10 1.30x, T=1000
+// 1.06x; GRU T=100 B=4 I=H=32 training forward 1.33x; RNN(tanh) 1.05x; but LSTM I=128 H=64 0.98x
+// and 1.04x (T=1000), I=256 H=64 0.94x, T=1000 I=1024 H=32 0.85x.
 // Against the GEMM at 2 threads (bench/ab_builds.py, 21-31 rounds, AMD EPYC AVX-512, T=100
 // I=H=256), inference: LSTM B=1 1.03x/1.08x/0.99x, B=4 1.10x, B=8 1.17x, B=15 1.02x; GRU B=1
 // 1.08x/0.99x/1.06x/1.09x, B=8 1.07x; LSTM training forward B=8 1.07x. From B = 16 on too, on
@@ -56,7 +60,7 @@ template <class Cell, class V>
 bool block_input(int64_t T, int64_t B, int64_t I, int64_t H) {
   using E = typename V::Elem;
   return (B < 16 || V::kWidth > 1) && !fused_input<Cell, E>(B, I, H) &&
-         loop_threads(2, B, Cell::kGates, static_cast<int>(H), H, T, kForwardMacsPerStep) == 2;
+         ((V::kWidth > 1 && I <= H) || loop_threads(2, B, Cell::kGates, static_cast<int>(H), H, T, kForwardMacsPerStep) == 2);
 }
 
 template <class Cell, class V>
