@@ -120,7 +120,12 @@ inline void micro_rows_panels(const typename V::Elem* const* A, int K, const typ
       const T* p = P + q * pstride + static_cast<long>(k) * ldp;
 #pragma GCC unroll 16
       for (int j = 0; j < NV; ++j) {
-        const V b = V::load(p + j * V::kWidth);
+        V b = V::load(p + j * V::kWidth);
+        // Loaded once for all R rows: left to itself GCC folded the load into each row's FMA, so
+        // R = 2 read every panel vector twice (26 loads a k for 24 FMAs, 14 with this). LSTM T=100
+        // I=H=256 frozen, 2 threads (bench/ab_builds.py, Intel Xeon): B=2 1.12x and 1.05x (swapped),
+        // B=3 1.13x, B=4 1.02x; GRU B=2 1.05x, B=3 1.09x, AVX2 float B=2 1.08x; RNN(tanh) B=3 1.10x.
+        if constexpr (R > 1) V::in_register(b);
 #pragma GCC unroll 16
         for (int i = 0; i < R; ++i) acc[i][q][j] = V::fmadd(ak[i], b, acc[i][q][j]);
       }

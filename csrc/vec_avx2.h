@@ -18,6 +18,8 @@ struct VecAvx2<float> {
   static constexpr int kTripleRows = 0;
   __m256 v;
   static VecAvx2 load(const float* p) { return {_mm256_loadu_ps(p)}; }
+  // x stays in a register (no memory operand folded into its uses).
+  static void in_register(VecAvx2& x) { asm("" : "+v"(x.v)); }
   void store(float* p) const { _mm256_storeu_ps(p, v); }
   static VecAvx2 set1(float x) { return {_mm256_set1_ps(x)}; }
   static VecAvx2 zero() { return {_mm256_setzero_ps()}; }
@@ -83,6 +85,7 @@ struct VecAvx2<double> {
   static constexpr int kTripleRows = 0;
   __m256d v;
   static VecAvx2 load(const double* p) { return {_mm256_loadu_pd(p)}; }
+  static void in_register(VecAvx2& x) { asm("" : "+v"(x.v)); }
   void store(double* p) const { _mm256_storeu_pd(p, v); }
   static VecAvx2 set1(double x) { return {_mm256_set1_pd(x)}; }
   static VecAvx2 zero() { return {_mm256_setzero_pd()}; }

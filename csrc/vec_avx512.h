@@ -21,6 +21,8 @@ struct VecAvx512<float> {
   static constexpr int kTripleRows = 8;
   __m512 v;
   static VecAvx512 load(const float* p) { return {_mm512_loadu_ps(p)}; }
+  // x stays in a register (no memory operand folded into its uses).
+  static void in_register(VecAvx512& x) { asm("" : "+v"(x.v)); }
   void store(float* p) const { _mm512_storeu_ps(p, v); }
   static VecAvx512 set1(float x) { return {_mm512_set1_ps(x)}; }
   static VecAvx512 zero() { return {_mm512_setzero_ps()}; }
@@ -82,6 +84,7 @@ struct VecAvx512<double> {
   static constexpr int kTripleRows = 0;
   __m512d v;
   static VecAvx512 load(const double* p) { return {_mm512_loadu_pd(p)}; }
+  static void in_register(VecAvx512& x) { asm("" : "+v"(x.v)); }
   void store(double* p) const { _mm512_storeu_pd(p, v); }
   static VecAvx512 set1(double x) { return {_mm512_set1_pd(x)}; }
   static VecAvx512 zero() { return {_mm512_setzero_pd()}; }

@@ -12,6 +12,7 @@ struct VecScalar {
   static constexpr int kTripleRows = 0;  // rows per tile of three 16-column blocks (0: no such tiles)
   T v;
   static VecScalar load(const T* p) { return {*p}; }
+  static void in_register(VecScalar&) {}
   void store(T* p) const { *p = v; }
   static VecScalar set1(T x) { return {x}; }
   static VecScalar zero() { return {T(0)}; }
