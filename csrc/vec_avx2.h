@@ -16,6 +16,7 @@ struct VecAvx2<float> {
   static constexpr int kRows = 6;  // x 2 vectors: 12 accumulators of the 16 registers
   static constexpr int kWideRows = 0;
   static constexpr int kTripleRows = 0;
+  static constexpr int kRegisters = 16;  // vector registers
   __m256 v;
   static VecAvx2 load(const float* p) { return {_mm256_loadu_ps(p)}; }
   // x stays in a register (no memory operand folded into its uses).
@@ -83,6 +84,7 @@ struct VecAvx2<double> {
   static constexpr int kRows = 3;  // x 4 vectors
   static constexpr int kWideRows = 0;
   static constexpr int kTripleRows = 0;
+  static constexpr int kRegisters = 16;  // vector registers
   __m256d v;
   static VecAvx2 load(const double* p) { return {_mm256_loadu_pd(p)}; }
   static void in_register(VecAvx2& x) { asm("" : "+v"(x.v)); }

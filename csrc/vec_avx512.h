@@ -19,6 +19,7 @@ struct VecAvx512<float> {
   static constexpr int kRows = 12;
   static constexpr int kWideRows = 12;
   static constexpr int kTripleRows = 8;
+  static constexpr int kRegisters = 32;  // vector registers
   __m512 v;
   static VecAvx512 load(const float* p) { return {_mm512_loadu_ps(p)}; }
   // x stays in a register (no memory operand folded into its uses).
@@ -82,6 +83,7 @@ struct VecAvx512<double> {
   static constexpr int kRows = 6;      // two vectors per 16-column block: 12 accumulators
   static constexpr int kWideRows = 6;  // x 4 vectors: 24
   static constexpr int kTripleRows = 0;
+  static constexpr int kRegisters = 32;  // vector registers
   __m512d v;
   static VecAvx512 load(const double* p) { return {_mm512_loadu_pd(p)}; }
   static void in_register(VecAvx512& x) { asm("" : "+v"(x.v)); }

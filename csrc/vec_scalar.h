@@ -10,6 +10,7 @@ struct VecScalar {
   static constexpr int kRows = 2;      // micro-kernel rows per tile (row-block height)
   static constexpr int kWideRows = 0;  // rows per tile of two 16-column blocks (0: no such tiles)
   static constexpr int kTripleRows = 0;  // rows per tile of three 16-column blocks (0: no such tiles)
+  static constexpr int kRegisters = 16;  // vector registers
   T v;
   static VecScalar load(const T* p) { return {*p}; }
   static void in_register(VecScalar&) {}
