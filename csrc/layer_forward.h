@@ -44,10 +44,11 @@ bool fused_input(int64_t B, int64_t I, int64_t H) {
 // phase): one parallel region for the call, the x rows never packed, and the bias already in.
 // Where the loop runs on one thread (tiny steps) the projection would too: there the GEMM, on
 // every thread, keeps it where it outweighs the loop's own products (I > H), and on the scalar
-// path. A fixed function of the shape. T=100 B=1 I=H=64, 2 threads, Intel Xeon at 2.0 GHz (bench/ab_builds.py), the tiles on
-// the loop's one thread against the GEMM: LSTM 1.10x (training forward 1.15x), T=10 1.30x, T=1000
-// 1.06x; GRU T=100 B=4 I=H=32 training forward 1.33x; RNN(tanh) 1.05x; but LSTM I=128 H=64 0.98x
-// and 1.04x (T=1000), I=256 H=64 0.94x, T=1000 I=1024 H=32 0.85x.
+// path. A fixed function of the shape. T=100 B=1 I=H=64, 2 threads, Intel Xeon at 2.0 GHz
+// (bench/ab_builds.py), the tiles on the loop's one thread against the GEMM: LSTM 1.10x
+// (training forward 1.15x), T=10 1.30x, T=1000 1.06x; GRU T=100 B=4 I=H=32 training forward
+// 1.33x; RNN(tanh) 1.05x; but LSTM I=128 H=64 0.98x and 1.04x (T=1000), I=256 H=64 0.94x,
+// T=1000 I=1024 H=32 0.85x.
 // Against the GEMM at 2 threads (bench/ab_builds.py, 21-31 rounds, AMD EPYC AVX-512, T=100
 // I=H=256), inference: LSTM B=1 1.03x/1.08x/0.99x, B=4 1.10x, B=8 1.17x, B=15 1.02x; GRU B=1
 // 1.08x/0.99x/1.06x/1.09x, B=8 1.07x; LSTM training forward B=8 1.07x. From B = 16 on too, on
@@ -142,13 +143,16 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   // 1.05x and 1.08x, H=128 1.08x, H=512 1.09x, T=1 1.07x.
   constexpr int kPair = G == 1 && V::kWideRows > 0 ? 2 : 1;
   constexpr int kRowPanels = L == V::kWidth ? (G == 1 ? 8 : 4) : G == 3 && L == 2 * V::kWidth ? 2 : 1;
-  // Batches of 2 to 4 rows (not the reset-before GRU) in groups too, of at most 24 accumulators:
-  // T=100 I=H=256 frozen, 2 threads (bench/ab_builds.py), LSTM B=2 1.16x and 1.19x (swapped),
+  // Batches of 2 to 4 rows (not the reset-before GRU) in groups too, of at most
+  // kMaxPanelAccumulators accumulators (microkernel.h). T=100 I=H=256 frozen, 2 threads
+  // (bench/ab_builds.py), LSTM B=2 1.16x and 1.19x (swapped),
   // B=3 1.15x, B=4 1.10x, training forward B=2 1.12x, T=1 B=4 1.09x; GRU B=2 1.11x, B=3 1.08x,
   // B=4 1.02x, AVX2 float B=2 1.04x, AVX-512 double 1.13x; RNN(tanh) B=2 1.11x, B=4 1.05x.
   constexpr int kVecs = (Cell::kResetBefore ? 2 * L : NC) / V::kWidth;  // a panel's vectors per k
   const bool row_groups = kRowPanels > 1 && (B == 1 || (!Cell::kResetBefore && B <= 4));
-  const int group = !row_groups ? kPair : B == 1 ? kRowPanels : std::max(1, std::min(kRowPanels, 24 / (B * kVecs)));
+  const int group = !row_groups ? kPair
+                    : B == 1    ? kRowPanels
+                                : std::max(1, std::min(kRowPanels, kMaxPanelAccumulators / (B * kVecs)));
   const long ldacc = group * NC;
   // led[ub]: how many blocks block ub leads (0: it belongs to another block's group), fixed for the call.
   std::vector<int> led(nub, 0);

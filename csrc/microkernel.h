@@ -145,8 +145,11 @@ inline void micro_rows_panels(const typename V::Elem* const* A, int K, const typ
       for (int j = 0; j < NV; ++j) acc[i][q][j].store(C + i * ldc + q * ldp + j * V::kWidth);
 }
 
-// micro_rows_panels for nrows (1..4) rows and np (1..8) panels at once where that is at most 24
-// accumulators (the layers' groups are sized so), else one panel at a time; plus init when given.
+// Accumulators one micro_rows_panels call keeps at most (of AVX-512's 32 registers).
+constexpr int kMaxPanelAccumulators = 24;
+
+// micro_rows_panels for nrows (1..4) rows and np (1..8) panels at once where that is at most
+// kMaxPanelAccumulators (the layers' groups are sized so), else one panel at a time; plus init when given.
 template <class V, int NV>
 void rows_panels(const typename V::Elem* const* A, int nrows, int K, const typename V::Elem* P, int ldp, long pstride,
                  int np, typename V::Elem* C, long ldc, const typename V::Elem* init) {
@@ -155,7 +158,7 @@ void rows_panels(const typename V::Elem* const* A, int nrows, int K, const typen
     constexpr bool kInit = decltype(kinit)::value;
     auto panels = [&](auto n) {
       constexpr int NP = decltype(n)::value;
-      if constexpr (R * NP * NV <= 24) {
+      if constexpr (R * NP * NV <= kMaxPanelAccumulators) {
         micro_rows_panels<V, R, NP, NV, kInit>(A, K, P, ldp, pstride, C, ldc, init);
       } else {
         for (int q = 0; q < NP; ++q)
