@@ -6,44 +6,9 @@
 // block's units (clip_gate clamp inside the cell), the bias gradients summed as they are
 // produced; then, once every block's are ready, the block's columns of dh_{t-1} = dG·W_hh
 // (W_hh packed once per call). After the loop, over the valid (t, b) pairs: dx (on the tiles
-// where tiled_input_gradient, else BLAS) and the weight gradients (weight_gradient.h); clip_value and the
-// squared norm are applied in one pass over the (small, cache-hot) weight gradients.
+// where tiled_input_gradient, else BLAS) and the weight gradients (weight_gradient.h), whose
+// tiles apply clip_value and add up the squared norm as they store their results.
 #pragma once
-
-// p[0..n) clamped to ±clip (clip > 0), returning the sum of squares. Fixed chunks with
-// partial sums added in order: the same bits for any thread count.
-template <typename T>
-double clamp_sqnorm(T* p, long n, T clip, int threads) {
-  constexpr long kChunk = 1 << 14;
-  const long nchunks = (n + kChunk - 1) / kChunk;
-  std::vector<double> part(nchunks, 0.0);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static) if (nchunks > 1)
-#endif
-  for (long c = 0; c < nchunks; ++c) {
-    T* q = p + c * kChunk;
-    const long m = n - c * kChunk < kChunk ? n - c * kChunk : kChunk;
-    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    long i = 0;
-    for (; i + 8 <= m; i += 8)
-      for (int k = 0; k < 8; ++k) {
-        T v = q[i + k];
-        if (clip > 0) v = v > clip ? clip : (v < -clip ? -clip : v);
-        q[i + k] = v;
-        s[k] += static_cast<double>(v) * static_cast<double>(v);
-      }
-    for (; i < m; ++i) {
-      T v = q[i];
-      if (clip > 0) v = v > clip ? clip : (v < -clip ? -clip : v);
-      q[i] = v;
-      s[0] += static_cast<double>(v) * static_cast<double>(v);
-    }
-    part[c] = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-  }
-  double total = 0.0;
-  for (long c = 0; c < nchunks; ++c) total += part[c];
-  return total;
-}
 
 // Whether dx = dG · W_ih runs on the tiles (input_gradient) rather than BLAS: a function of the
 // shape and the ISA only. Backward at 2 threads, tiles against BLAS (bench/ab_builds.py, median
@@ -298,28 +263,28 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   }
   if (!all && a.dx != nullptr) vp.scatter(a.lengths, Tn, B, dxc.data(), I, a.dx);
   const int gh = static_cast<int>(GH);
+  const T clip = a.clip_value;
+  double sq = 0.0;  // the parameter gradients' sum of squares, after the clamp
   if constexpr (Cell::kResetBefore) {
     // dW_hh's r and z rows from [dG_r | dG_z] and h_{t-1}; its n rows from dG_n and r*h_{t-1}.
     const T* es = all ? a.extra : ec.data();
     const GradOperand<T> x_op{xs, I, I, a.dw_ih, I}, h_op{hs, H, H, a.dw_hh, H}, e_op{es, H, H, a.dw_hh + 2L * H * H, H};
-    weight_gradient<V>(dgx.data(), ldg, gh, NV, &x_op, 1, a.threads);
-    weight_gradient<V>(dgx.data(), ldg, 2 * H, NV, &h_op, 1, a.threads);
-    weight_gradient<V>(dgx.data() + 2 * H, ldg, H, NV, &e_op, 1, a.threads);
+    sq = weight_gradient<V>(dgx.data(), ldg, gh, NV, &x_op, 1, clip, a.threads);
+    sq += weight_gradient<V>(dgx.data(), ldg, 2 * H, NV, &h_op, 1, clip, a.threads);
+    sq += weight_gradient<V>(dgx.data() + 2 * H, ldg, H, NV, &e_op, 1, clip, a.threads);
   } else if constexpr (kSplitH) {
     const GradOperand<T> x_op{xs, I, I, a.dw_ih, I}, h_op{hs, H, H, a.dw_hh, H};
-    weight_gradient<V>(dgx.data(), ldg, gh, NV, &x_op, 1, a.threads);
-    weight_gradient<V>(dgh, ldg, gh, NV, &h_op, 1, a.threads);
+    sq = weight_gradient<V>(dgx.data(), ldg, gh, NV, &x_op, 1, clip, a.threads);
+    sq += weight_gradient<V>(dgh, ldg, gh, NV, &h_op, 1, clip, a.threads);
   } else {
     const GradOperand<T> ops[2] = {{xs, I, I, a.dw_ih, I}, {hs, H, H, a.dw_hh, H}};  // one packing of dG for both
-    weight_gradient<V>(dgx.data(), ldg, gh, NV, ops, 2, a.threads);
+    sq = weight_gradient<V>(dgx.data(), ldg, gh, NV, ops, 2, clip, a.threads);
   }
   const double* dbh_src = kSplitH ? dbh.data() : dbx.data();
   for (long k = 0; k < GH; ++k) {
     a.db_ih[k] = static_cast<T>(dbx[k]);
     a.db_hh[k] = static_cast<T>(dbh_src[k]);
   }
-  double sq = clamp_sqnorm(a.dw_ih, GH * I, a.clip_value, a.threads);
-  sq += clamp_sqnorm(a.dw_hh, GH * H, a.clip_value, a.threads);
-  const double sqb = clamp_sqnorm(a.db_ih, GH, a.clip_value, 1) + clamp_sqnorm(a.db_hh, GH, a.clip_value, 1);
+  const double sqb = clamp_sqnorm_rows(a.db_ih, GH, 1, gh, clip) + clamp_sqnorm_rows(a.db_hh, GH, 1, gh, clip);
   *a.sqnorm = a.bias ? sq + sqb : sq;
 }

@@ -13,7 +13,45 @@
 //
 // Every element of C is one accumulator over k = 0..K-1 in order (k-blocks continue from the
 // stored partial sum), whichever thread computes its tile: the same bits for any thread count.
+// Fused into the products: clip_value's clamp and the squared norm for max_norm, each tile's
+// on their way out of its last k-block, not in a pass of their own over C.
 #pragma once
+
+// p[0..n) clamped to ±clip (clip > 0), its squares added to s[0..8) (element i to s[i % 8],
+// the tail to s[0]): a fixed order. For what the vector tiles leave: their edges, the scalar
+// path's products, the biases.
+template <typename T>
+inline void clamp_add_squares(T* p, long n, T clip, double* s) {
+  double acc[8];
+  for (int k = 0; k < 8; ++k) acc[k] = s[k];
+  long i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) {
+      T v = p[i + k];
+      if (clip > 0) v = v > clip ? clip : (v < -clip ? -clip : v);
+      p[i + k] = v;
+      acc[k] += static_cast<double>(v) * static_cast<double>(v);
+    }
+  for (; i < n; ++i) {
+    T v = p[i];
+    if (clip > 0) v = v > clip ? clip : (v < -clip ? -clip : v);
+    p[i] = v;
+    acc[0] += static_cast<double>(v) * static_cast<double>(v);
+  }
+  for (int k = 0; k < 8; ++k) s[k] = acc[k];
+}
+
+inline double sum_of_lanes(const double* s) {
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+// Rows [0, rows) x columns [0, cols) of C (ldc apart) clamped, returning their sum of squares.
+template <typename T>
+double clamp_sqnorm_rows(T* c, long ldc, long rows, int cols, T clip) {
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (long i = 0; i < rows; ++i) clamp_add_squares(c + i * ldc, cols, clip, s);
+  return sum_of_lanes(s);
+}
 
 template <typename T>
 struct GradOperand {
@@ -49,10 +87,11 @@ inline void copy_padded(const T* src, int n, T* dst) {
 }
 
 // One tile of C (rows x kCols, ldc apart) += or = Aᵀ·B over kc k, from packed A (kc x kRows)
-// and packed B (kc x kCols).
-template <class V, bool kAdd>
-inline void grad_tile(const typename V::Elem* ap, const typename V::Elem* bp, long kc, typename V::Elem* c,
-                      long ldc) {
+// and packed B (kc x kCols). kFinal (C's last k-block): the results clamped to ±clip (clip > 0)
+// on their way out, and their sum of squares returned (each lane's in T, the lanes' in double).
+template <class V, bool kAdd, bool kFinal = false>
+inline double grad_tile(const typename V::Elem* ap, const typename V::Elem* bp, long kc, typename V::Elem* c,
+                        long ldc, typename V::Elem clip = 0) {
   using Tile = GradTile<V>;
   constexpr int MR = Tile::kRows, NV = Tile::kVecs, NR = Tile::kCols;
   V acc[MR][NV];
@@ -71,10 +110,26 @@ inline void grad_tile(const typename V::Elem* ap, const typename V::Elem* bp, lo
       for (int j = 0; j < NV; ++j) acc[i][j] = V::fmadd(ai, b[j], acc[i][j]);
     }
   }
+  V sq[NV];
+#pragma GCC unroll 16
+  for (int j = 0; j < NV; ++j) sq[j] = V::zero();
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 16
-    for (int j = 0; j < NV; ++j) acc[i][j].store(c + i * ldc + j * V::kWidth);
+    for (int j = 0; j < NV; ++j) {
+      if constexpr (kFinal) {
+        if (clip > 0) acc[i][j] = V::clamp(acc[i][j], clip);
+        sq[j] = V::fmadd(acc[i][j], acc[i][j], sq[j]);
+      }
+      acc[i][j].store(c + i * ldc + j * V::kWidth);
+    }
+  if constexpr (!kFinal) return 0.0;
+  alignas(64) typename V::Elem lanes[NV * V::kWidth];
+#pragma GCC unroll 16
+  for (int j = 0; j < NV; ++j) sq[j].store(lanes + j * V::kWidth);
+  double total = 0.0;
+  for (int l = 0; l < NV * V::kWidth; ++l) total += lanes[l];
+  return total;
 }
 
 // As grad_tile, for a tile cut by C's edge (rows x cols of it): through a full tile on the stack.
@@ -94,26 +149,29 @@ void grad_edge_tile(const typename V::Elem* ap, const typename V::Elem* bp, long
     for (int j = 0; j < cols; ++j) c[i * ldc + j] = tmp[i * Tile::kCols + j];
 }
 
-// C = Aᵀ·B for every operand (C fully written; K = 0 gives zeros). Runs its own team of
-// `threads`: B packed once by all of them, then each thread takes chunks of C's rows, packing
-// its chunk of A one k-block at a time.
+// C = Aᵀ·B for every operand (C fully written; K = 0 gives zeros), clamped to ±clip (clip > 0);
+// returns the sum of squares of every C. Runs its own team of `threads`: B packed once by all of
+// them, then each thread takes chunks of C's rows, packing its chunk of A one k-block at a time.
 template <class V>
-void weight_gradient(const typename V::Elem* A, long lda, int M, long K, const GradOperand<typename V::Elem>* ops,
-                     int nops, int threads) {
+double weight_gradient(const typename V::Elem* A, long lda, int M, long K, const GradOperand<typename V::Elem>* ops,
+                       int nops, typename V::Elem clip, int threads) {
   using T = typename V::Elem;
   using Tile = GradTile<V>;
   constexpr int MR = Tile::kRows, NR = Tile::kCols;
-  if (M <= 0) return;
-  if constexpr (V::kWidth == 1) {
-    // The scalar path (arm64's) keeps BLAS, which has vector kernels where our scalar tiles have none.
-    for (int o = 0; o < nops; ++o)
-      gemm(true, false, M, ops[o].n, K, T(1), A, lda, ops[o].b, ops[o].ldb, T(0), ops[o].c, ops[o].ldc, threads);
-    return;
-  }
-  if (K == 0) {
-    for (int o = 0; o < nops; ++o)
-      for (int i = 0; i < M; ++i) std::fill(ops[o].c + i * ops[o].ldc, ops[o].c + i * ops[o].ldc + ops[o].n, T(0));
-    return;
+  if (M <= 0) return 0.0;
+  if (V::kWidth == 1 || K == 0) {
+    // The scalar path (arm64's) keeps BLAS, which has vector kernels where our scalar tiles have
+    // none; its clamp and norm follow the product (rows in order, the same bits for any threads).
+    double total = 0.0;
+    for (int o = 0; o < nops; ++o) {
+      const GradOperand<T>& op = ops[o];
+      if (K == 0)
+        for (int i = 0; i < M; ++i) std::fill(op.c + i * op.ldc, op.c + i * op.ldc + op.n, T(0));
+      else
+        gemm(true, false, M, op.n, K, T(1), A, lda, op.b, op.ldb, T(0), op.c, op.ldc, threads);
+      total += clamp_sqnorm_rows(op.c, op.ldc, M, op.n, clip);
+    }
+    return total;
   }
   // K in blocks of equal depth (1600 as 2 x 800, not 768 + 768 + 64): a function of K only.
   const long nkb = (K + Tile::kMaxDepth - 1) / Tile::kMaxDepth, KC = (K + nkb - 1) / nkb;
@@ -134,6 +192,7 @@ void weight_gradient(const typename V::Elem* A, long lda, int M, long K, const G
   const bool serial = team <= 1 || static_cast<long>(M) * K * nnt * NR < (1L << 21);
 
   PoolBuffer<T> bpack(static_cast<size_t>(nnt) * K * NR);
+  std::vector<double> tile_sq(static_cast<size_t>(nnt) * mtiles);  // each tile's squares, added in order
 #ifdef _OPENMP
 #pragma omp parallel num_threads(serial ? 1 : team)
 #endif
@@ -166,7 +225,7 @@ void weight_gradient(const typename V::Elem* A, long lda, int M, long K, const G
             copy_padded<MR>(row + m0, h, apack.data() + (static_cast<long>(t - t0) * kc + k) * MR);
           }
         }
-        const bool add = k0 > 0;
+        const bool add = k0 > 0, last = k0 + kc >= K;
         for (long s = 0; s < nnt; ++s) {
           const GradOperand<T>& op = ops[ntiles[s].first];
           const int j0 = ntiles[s].second, w = op.n - j0 < NR ? op.n - j0 : NR;
@@ -175,15 +234,24 @@ void weight_gradient(const typename V::Elem* A, long lda, int M, long K, const G
             const int m0 = t * MR, h = M - m0 < MR ? M - m0 : MR;
             const T* ap = apack.data() + static_cast<long>(t - t0) * kc * MR;
             T* c = op.c + m0 * op.ldc + j0;
-            if (h < MR || w < NR)
+            double& sq = tile_sq[s * mtiles + t];
+            if (h < MR || w < NR) {
               grad_edge_tile<V>(ap, bp, kc, add, c, op.ldc, h, w);
-            else if (add)
+              if (last) sq = clamp_sqnorm_rows(c, op.ldc, h, w, clip);
+            } else if (last) {
+              sq = add ? grad_tile<V, true, true>(ap, bp, kc, c, op.ldc, clip)
+                       : grad_tile<V, false, true>(ap, bp, kc, c, op.ldc, clip);
+            } else if (add) {
               grad_tile<V, true>(ap, bp, kc, c, op.ldc);
-            else
+            } else {
               grad_tile<V, false>(ap, bp, kc, c, op.ldc);
+            }
           }
         }
       }
     }
   }
+  double total = 0.0;
+  for (double q : tile_sq) total += q;
+  return total;
 }
