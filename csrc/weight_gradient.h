@@ -88,7 +88,8 @@ inline void copy_padded(const T* src, int n, T* dst) {
 
 // One tile of C (rows x kCols, ldc apart) += or = Aᵀ·B over kc k, from packed A (kc x kRows)
 // and packed B (kc x kCols). kFinal (C's last k-block): the results clamped to ±clip (clip > 0)
-// on their way out, and their sum of squares returned (each lane's in T, the lanes' in double).
+// on their way out, and their sum of squares returned (each lane's in T, the lanes' in double;
+// all in double where T's overflowed).
 template <class V, bool kAdd, bool kFinal = false>
 inline double grad_tile(const typename V::Elem* ap, const typename V::Elem* bp, long kc, typename V::Elem* c,
                         long ldc, typename V::Elem clip = 0) {
@@ -129,6 +130,8 @@ inline double grad_tile(const typename V::Elem* ap, const typename V::Elem* bp, 
   for (int j = 0; j < NV; ++j) sq[j].store(lanes + j * V::kWidth);
   double total = 0.0;
   for (int l = 0; l < NV * V::kWidth; ++l) total += lanes[l];
+  // A lane's squares past T's range (float gradients beyond about 1e19): the tile again in double.
+  if (std::isinf(total)) total = clamp_sqnorm_rows(c, ldc, MR, NR, clip);
   return total;
 }
 

@@ -477,3 +477,27 @@ def test_simd_path_from_the_environment(asked):
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "FUSEDRNN_SIMD": asked},
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected
+
+
+@pytest.mark.parametrize("simd", SIMD_PATHS)
+def test_squared_norm_of_huge_float32_gradients_is_finite(rng, simd):
+    """The weight-gradient tiles sum each lane's squares in float32 (csrc/weight_gradient.h): where
+    that overflows (gradients near 1e22, squares near 1e44) the tile is summed again in float64."""
+    import fusedrnn as fr
+
+    need_simd(simd)
+    model = fr.LSTM(32, 32, dtype=np.float32, seed=3)
+    x = rng.standard_normal((6, 4, 32)).astype(np.float32)
+    dy = (1e22 * rng.standard_normal((6, 4, 32))).astype(np.float32)
+    path = _core.simd_path()
+    _core.set_simd_path(simd)
+    try:
+        with fr.use_backend("cpp"):
+            _, _, tape = model.forward(x, train=True)
+            grads = model.backward(tape, dy)
+    finally:
+        _core.set_simd_path(path)
+    params = [g.astype(np.float64) for g in grads.params.values()]
+    assert all(np.isfinite(g).all() for g in params)
+    expected = np.sqrt(sum(np.sum(g**2) for g in params))
+    assert 1e20 < expected < 1e30 and grads.norm == pytest.approx(expected, rel=1e-5)
