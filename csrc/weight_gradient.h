@@ -17,40 +17,19 @@
 // on their way out of its last k-block, not in a pass of their own over C.
 #pragma once
 
-// p[0..n) clamped to ±clip (clip > 0), its squares added to s[0..8) (element i to s[i % 8],
-// the tail to s[0]): a fixed order. For what the vector tiles leave: their edges, the scalar
-// path's products, the biases.
-template <typename T>
-inline void clamp_add_squares(T* p, long n, T clip, double* s) {
-  double acc[8];
-  for (int k = 0; k < 8; ++k) acc[k] = s[k];
-  long i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) {
-      T v = p[i + k];
-      if (clip > 0) v = v > clip ? clip : (v < -clip ? -clip : v);
-      p[i + k] = v;
-      acc[k] += static_cast<double>(v) * static_cast<double>(v);
-    }
-  for (; i < n; ++i) {
-    T v = p[i];
-    if (clip > 0) v = v > clip ? clip : (v < -clip ? -clip : v);
-    p[i] = v;
-    acc[0] += static_cast<double>(v) * static_cast<double>(v);
-  }
-  for (int k = 0; k < 8; ++k) s[k] = acc[k];
-}
-
-inline double sum_of_lanes(const double* s) {
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-}
-
-// Rows [0, rows) x columns [0, cols) of C (ldc apart) clamped, returning their sum of squares.
+// Rows [0, rows) x columns [0, cols) of C (ldc apart) clamped to ±clip (clip > 0), returning
+// their sum of squares in double (eight partial sums, by column, added in a fixed order). For
+// what the vector tiles leave: their edges, the scalar path's products, the biases.
 template <typename T>
 double clamp_sqnorm_rows(T* c, long ldc, long rows, int cols, T clip) {
   double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (long i = 0; i < rows; ++i) clamp_add_squares(c + i * ldc, cols, clip, s);
-  return sum_of_lanes(s);
+  for (long i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) {
+      T& v = c[i * ldc + j];
+      if (clip > 0) v = v > clip ? clip : (v < -clip ? -clip : v);
+      s[j % 8] += static_cast<double>(v) * static_cast<double>(v);
+    }
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
 template <typename T>
