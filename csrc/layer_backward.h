@@ -5,7 +5,8 @@
 // own slice first, then left-over blocks of others). Per step: the gate gradients of a
 // block's units (clip_gate clamp inside the cell), the bias gradients summed as they are
 // produced; then, once every block's are ready, the block's columns of dh_{t-1} = dG·W_hh
-// (W_hh packed once per call). After the loop, over the valid (t, b) pairs: dx (on the tiles
+// (W_hh packed once per call), followed at once by the same block's gate gradients of the
+// next step, which need no other block's. After the loop, over the valid (t, b) pairs: dx (on the tiles
 // where tiled_input_gradient, else BLAS) and the weight gradients (weight_gradient.h), whose
 // tiles apply clip_value and add up the squared norm as they store their results.
 #pragma once
@@ -126,9 +127,15 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   const int threads = loop_threads(a.threads, B, G, H, H, Tn, kBackwardMacsPerStep);
   T* D = a.dh0;
   T* C = a.dc0;
-  constexpr int P = Cell::kResetBefore ? 3 : 2;  // phases per step
+  // A block's columns of dh_{t-1} are all that its gate gradients of step t-1 need: the two run
+  // in one phase, block by block, so a step has one synchronisation (the reset-before GRU two:
+  // its r path needs da_n of every unit).
+  constexpr int P = Cell::kResetBefore ? 2 : 1;  // phases per step
+  // Where the ISA has wide tiles, an even block takes the next one with it (their panels follow
+  // one another in dh_{t-1}'s product) and an odd one has nothing left to do.
+  constexpr int kPair = V::kWideRows > 0 ? 2 : 1;
   BlockScheduler sched;  // as in layer_forward: set up before the region, no barrier in it
-  sched.reset(1 + Tn * P, nub, threads);
+  sched.reset(2 + Tn * P, nub, threads);
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
@@ -139,62 +146,87 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
       sched.run(0, part, [&](int ub) {
         pack_backward_panel(a.w_hh, G, H, H, ub, pw.fill + static_cast<size_t>(ub) * GH * L);
       });
-    std::vector<int> rows(B);
-    std::vector<const T*> arows(B);
+    // This step's active rows, and the previous one's with their gate-gradient rows (dG_h).
+    std::vector<int> rows(B), prev_rows(B);
+    std::vector<const T*> arows(B), dg_rows(B);
+    int prev_nact = 0;
     std::vector<T> acc(static_cast<size_t>(B) * 2 * L);
     alignas(32) T hl[L], dh[L], dc[L], dgxl[G * L], dghl[G * L], dhd[L];
 
-    for (int s = 0; s < Tn; ++s) {
-      const int t = a.reverse ? s : Tn - 1 - s;  // the forward's visiting order, reversed
+    // Gate gradients of block ub's units at step t (needs only the block's own dh, dc).
+    // Frozen rows: no gate gradient; dh and dc pass straight through (untouched).
+    auto gate_gradients = [&](int t, int nact, int ub) {
       const long tb0 = static_cast<long>(t) * B, v0 = vp.off[t];
-      const int nact = active_rows(a.lengths, B, t, rows.data());
-
-      // Phase 1: gate gradients of the block's units (needs only the block's own dh, dc).
-      // Frozen rows: no gate gradient; dh and dc pass straight through (untouched).
-      sched.run(1 + s * P, part, [&](int ub) {
-        const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
-        for (int i = 0; i < nact; ++i) {
-          const int b = rows[i];
-          const long row = tb0 + b, vrow = v0 + i;
-          // The saved gates and extras, read in place (tile order); the rest is [T, B, ..] rows.
-          const T* grow = a.gates + tile_offset(t, ub, b, nub, B, G);
-          const T* erow = Cell::kResetBefore || E == 0 ? nullptr : a.extra + tile_offset(t, ub, b, nub, B, E);
-          if (i + kAhead < nact) {
-            const int ahead = rows[i + kAhead];
-            for (int g = 0; g < G; ++g) {
-              prefetch_lanes(a.gates + tile_offset(t, ub, ahead, nub, B, G) + g * L);
-              prefetch_lanes(dgx.data() + (vrow + kAhead) * ldg + g * H + j0, true);
-            }
-            if (erow != nullptr)
-              for (int e = 0; e < E; ++e) prefetch_lanes(a.extra + tile_offset(t, ub, ahead, nub, B, E) + e * L);
-            if (Cell::kReadsH) prefetch_lanes(a.hprev + (tb0 + ahead) * H + j0);
-            prefetch_lanes(a.dy + (tb0 + ahead) * H + j0);
+      const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
+      for (int i = 0; i < nact; ++i) {
+        const int b = rows[i];
+        const long row = tb0 + b, vrow = v0 + i;
+        // The saved gates and extras, read in place (tile order); the rest is [T, B, ..] rows.
+        const T* grow = a.gates + tile_offset(t, ub, b, nub, B, G);
+        const T* erow = Cell::kResetBefore || E == 0 ? nullptr : a.extra + tile_offset(t, ub, b, nub, B, E);
+        if (i + kAhead < nact) {
+          const int ahead = rows[i + kAhead];
+          for (int g = 0; g < G; ++g) {
+            prefetch_lanes(a.gates + tile_offset(t, ub, ahead, nub, B, G) + g * L);
+            prefetch_lanes(dgx.data() + (vrow + kAhead) * ldg + g * H + j0, true);
           }
-          if (Cell::kReadsH) load_lanes<V>(hl, a.hprev + row * H + j0, n);
-          sum_lanes<V>(dh, D + static_cast<long>(b) * H + j0, a.dy + row * H + j0, n);
-          if constexpr (Cell::kResetBefore) {
-            Cell::template backward_nz<V>(grow, hl, dh, a.clip_gate, dgxl, dhd);
-            for (int g = 1; g < 3; ++g) store_lanes<V>(dgx.data() + vrow * ldg + g * H + j0, dgxl + g * L, n);
-          } else {
-            if (Cell::kCellState) load_lanes<V>(dc, C + static_cast<long>(b) * H + j0, n);
-            Cell::template backward<V>(grow, hl, erow, dh, dc, a.clip_gate, dgxl, dghl, dhd);
-            if (Cell::kCellState) store_lanes<V>(C + static_cast<long>(b) * H + j0, dc, n);
-            for (int g = 0; g < G; ++g) {
-              store_lanes<V>(dgx.data() + vrow * ldg + g * H + j0, dgxl + g * L, n);
-              if (kSplitH) store_lanes<V>(dgh + vrow * ldg + g * H + j0, dghl + g * L, n);
-              // Bias gradients summed as they are produced (fixed order: steps, then rows);
-              // db_hh is a sum of its own only where the h part differs (kSplitH).
-              double* bx = dbx.data() + g * H + j0;
-              for (int u = 0; u < n; ++u) bx[u] += dgxl[g * L + u];
-              if (kSplitH) {
-                double* bh = dbh.data() + g * H + j0;
-                for (int u = 0; u < n; ++u) bh[u] += dghl[g * L + u];
-              }
-            }
-          }
-          store_lanes<V>(D + static_cast<long>(b) * H + j0, dhd, n);
+          if (erow != nullptr)
+            for (int e = 0; e < E; ++e) prefetch_lanes(a.extra + tile_offset(t, ub, ahead, nub, B, E) + e * L);
+          if (Cell::kReadsH) prefetch_lanes(a.hprev + (tb0 + ahead) * H + j0);
+          prefetch_lanes(a.dy + (tb0 + ahead) * H + j0);
         }
+        if (Cell::kReadsH) load_lanes<V>(hl, a.hprev + row * H + j0, n);
+        sum_lanes<V>(dh, D + static_cast<long>(b) * H + j0, a.dy + row * H + j0, n);
+        if constexpr (Cell::kResetBefore) {
+          Cell::template backward_nz<V>(grow, hl, dh, a.clip_gate, dgxl, dhd);
+          for (int g = 1; g < 3; ++g) store_lanes<V>(dgx.data() + vrow * ldg + g * H + j0, dgxl + g * L, n);
+        } else {
+          if (Cell::kCellState) load_lanes<V>(dc, C + static_cast<long>(b) * H + j0, n);
+          Cell::template backward<V>(grow, hl, erow, dh, dc, a.clip_gate, dgxl, dghl, dhd);
+          if (Cell::kCellState) store_lanes<V>(C + static_cast<long>(b) * H + j0, dc, n);
+          for (int g = 0; g < G; ++g) {
+            store_lanes<V>(dgx.data() + vrow * ldg + g * H + j0, dgxl + g * L, n);
+            if (kSplitH) store_lanes<V>(dgh + vrow * ldg + g * H + j0, dghl + g * L, n);
+            // Bias gradients summed as they are produced (fixed order: steps, then rows);
+            // db_hh is a sum of its own only where the h part differs (kSplitH).
+            double* bx = dbx.data() + g * H + j0;
+            for (int u = 0; u < n; ++u) bx[u] += dgxl[g * L + u];
+            if (kSplitH) {
+              double* bh = dbh.data() + g * H + j0;
+              for (int u = 0; u < n; ++u) bh[u] += dghl[g * L + u];
+            }
+          }
+        }
+        store_lanes<V>(D + static_cast<long>(b) * H + j0, dhd, n);
+      }
+    };
+    // The previous step's dh_{t-1} for blocks [ub, ub + np): dh_direct + dG_h · W_hh[:, blocks]
+    // (reset-before: r, z only), over that step's rows.
+    auto propagate = [&](int ub, int np) {
+      const int K = Cell::kResetBefore ? 2 * H : static_cast<int>(GH);
+      const int j0 = ub * L, n = H - j0 < np * L ? H - j0 : np * L;
+      tile_panels<V>(dg_rows.data(), prev_nact, K, packed + static_cast<size_t>(ub) * GH * L, GH * L, np, acc.data(),
+                     kPair * L);
+      for (int i = 0; i < prev_nact; ++i) {
+        T* d = D + static_cast<long>(prev_rows[i]) * H + j0;
+        const T* c = acc.data() + static_cast<long>(i) * kPair * L;
+        for (int u = 0; u < n; ++u) d[u] += c[u];
+      }
+    };
+
+    // Step s's gate gradients run in the phase of step s-1's dh_{t-1}; the last phase only propagates.
+    for (int s = 0; s <= Tn; ++s) {
+      const int t = a.reverse ? s : Tn - 1 - s;  // the forward's visiting order, reversed
+      const int nact = s < Tn ? active_rows(a.lengths, B, t, rows.data()) : 0;
+      sched.run(1 + s * P, part, [&](int ub) {
+        if (ub % kPair != 0) return;
+        const int np = nub - ub < kPair ? nub - ub : kPair;
+        if (s > 0) propagate(ub, np);
+        if (s < Tn)
+          for (int q = ub; q < ub + np; ++q) gate_gradients(t, nact, q);
       });
+      if (s == Tn) break;
+      const long tb0 = static_cast<long>(t) * B, v0 = vp.off[t];
       if constexpr (Cell::kResetBefore) {
         // Phase 2: drh = da_n · W_hn for the block's units, then da_r and the r path into dh_{t-1}.
         for (int i = 0; i < nact; ++i) arows[i] = dgx.data() + (v0 + i) * ldg + 2 * H;
@@ -219,24 +251,9 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
           }
         });
       }
-      // Last phase: dh_{t-1}[block] = dh_direct + dG_h · W_hh[:, block]  (reset-before: r, z only).
-      // Where the ISA has wide tiles, an even block takes the next one with it (their panels
-      // follow one another) and an odd one has nothing left to do.
-      for (int i = 0; i < nact; ++i) arows[i] = dgh + (v0 + i) * ldg;
-      const int K = Cell::kResetBefore ? 2 * H : static_cast<int>(GH);
-      sched.run(P + s * P, part, [&](int ub) {
-        constexpr int kPair = V::kWideRows > 0 ? 2 : 1;
-        if (ub % kPair != 0) return;
-        const int np = nub - ub < kPair ? nub - ub : kPair;
-        const int j0 = ub * L, n = H - j0 < np * L ? H - j0 : np * L;
-        tile_panels<V>(arows.data(), nact, K, packed + static_cast<size_t>(ub) * GH * L, GH * L, np, acc.data(),
-                       kPair * L);
-        for (int i = 0; i < nact; ++i) {
-          T* d = D + static_cast<long>(rows[i]) * H + j0;
-          const T* c = acc.data() + static_cast<long>(i) * kPair * L;
-          for (int u = 0; u < n; ++u) d[u] += c[u];
-        }
-      });
+      rows.swap(prev_rows);
+      prev_nact = nact;
+      for (int i = 0; i < nact; ++i) dg_rows[i] = dgh + (v0 + i) * ldg;
     }
     sched.finish();
   }
