@@ -6,9 +6,10 @@
 // block's units (clip_gate clamp inside the cell), the bias gradients summed as they are
 // produced; then, once every block's are ready, the block's columns of dh_{t-1} = dG·W_hh
 // (W_hh packed once per call), followed at once by the same block's gate gradients of the
-// next step, which need no other block's. After the loop, over the valid (t, b) pairs: dx (on the tiles
-// where tiled_input_gradient, else BLAS) and the weight gradients (weight_gradient.h), whose
-// tiles apply clip_value and add up the squared norm as they store their results.
+// next step, which need no other block's. After the loop, over the valid (t, b) pairs: dx (on
+// the tiles where tiled_input_gradient, else BLAS) and the weight gradients
+// (weight_gradient.h), whose tiles apply clip_value and add up the squared norm as they store
+// their results.
 #pragma once
 
 // Whether dx = dG · W_ih runs on the tiles (input_gradient) rather than BLAS: a function of the
@@ -146,15 +147,16 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
       sched.run(0, part, [&](int ub) {
         pack_backward_panel(a.w_hh, G, H, H, ub, pw.fill + static_cast<size_t>(ub) * GH * L);
       });
-    // This step's active rows, and the previous one's with their gate-gradient rows (dG_h).
+    // This step's active rows, and the previous one's with their gate-gradient rows (dG_h);
+    // the reset-before GRU's da_n rows for its second phase.
     std::vector<int> rows(B), prev_rows(B);
-    std::vector<const T*> arows(B), dg_rows(B);
+    std::vector<const T*> dg_rows(B), arows(Cell::kResetBefore ? B : 0);
     int prev_nact = 0;
     std::vector<T> acc(static_cast<size_t>(B) * 2 * L);
     alignas(32) T hl[L], dh[L], dc[L], dgxl[G * L], dghl[G * L], dhd[L];
 
-    // Gate gradients of block ub's units at step t (needs only the block's own dh, dc).
-    // Frozen rows: no gate gradient; dh and dc pass straight through (untouched).
+    // Gate gradients of block ub's units at step t, over its `nact` active `rows` (needs only the
+    // block's own dh, dc). Frozen rows: no gate gradient; dh and dc pass straight through (untouched).
     auto gate_gradients = [&](int t, int nact, int ub) {
       const long tb0 = static_cast<long>(t) * B, v0 = vp.off[t];
       const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
