@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import statistics
 import sys
 import time
 
@@ -108,6 +109,22 @@ def _rel_err(actual: np.ndarray, expected: np.ndarray) -> float:
     return float(np.linalg.norm((actual - expected).astype(np.float64)) / max(scale, 1e-30))
 
 
+def _runner_or_skip(impl: str, name: str, size: str, threads: int):
+    """A warmed-up runner, or the test skipped (failed under CI when only an installation is missing)."""
+    try:
+        return make_runner(impl, sized(name, size), threads, warmup=1 if size == "smoke" else 2)
+    except NotInstalled as reason:
+        # CI installs every backend and peer (the test extras): a missing one there is a failure.
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(f"{impl} on {name}: {reason}")
+    except NotApplicable as reason:
+        pytest.skip(f"{impl} on {name}: {reason}")
+
+
+def _rounds(config, once_s: float) -> int:
+    """Timed rounds for a call that took ``once_s``: --bench-max-time's budget, clamped to [5, 200]."""
+    return int(min(200, max(5, config.getoption("--bench-max-time") / max(once_s, 1e-6))))
+
+
 @pytest.fixture
 def time_workload(benchmark, request):
     """time_workload(impl, name, threads): time one implementation on one workload, then check its result."""
@@ -116,22 +133,14 @@ def time_workload(benchmark, request):
 
     def run(impl: str, name: str, threads: int) -> None:
         workload = sized(name, size)
-        try:
-            runner = make_runner(impl, workload, threads, warmup=1 if size == "smoke" else 2)
-        except NotInstalled as reason:
-            # CI installs every backend and peer (the test extras): a missing one there is a failure.
-            (pytest.fail if os.environ.get("CI") else pytest.skip)(f"{impl} on {name}: {reason}")
-        except NotApplicable as reason:
-            pytest.skip(f"{impl} on {name}: {reason}")
+        runner = _runner_or_skip(impl, name, size, threads)
         benchmark.group = f"{name} threads={threads}: {workload.describe()}"
         benchmark.extra_info.update(kind="workload", workload=name, impl=impl, threads=threads, size=size,
                                     gflop=workload.gflop, dtype=workload.dtype, describe=workload.describe())
         runner.activate()
         start = time.perf_counter()
         runner()
-        once = time.perf_counter() - start
-        rounds = int(min(200, max(5, config.getoption("--bench-max-time") / max(once, 1e-6))))
-        result = benchmark.pedantic(runner, rounds=rounds, warmup_rounds=1)
+        result = benchmark.pedantic(runner, rounds=_rounds(config, time.perf_counter() - start), warmup_rounds=1)
         runner.check(result)
         expected = None if impl == "fusedrnn-numpy" else reference_output(name, size)
         if expected is not None:  # a benchmark is also a test: same weights, same answer as the spec
@@ -141,3 +150,45 @@ def time_workload(benchmark, request):
 
     return run
 
+
+@pytest.fixture
+def time_alternation(benchmark, request):
+    """time_alternation(impl, name, against, threads): one implementation on two workloads, their calls
+    alternating round by round (which goes first alternates too), so that both see the same machine.
+
+    Stores the median over rounds of time(name) / time(against) as extra_info["ratio"]: on a machine
+    whose speed drifts over minutes, the medians of two separate tests minutes apart carry the drift
+    (fusedrnn-cpp's W3-varlen measured 1.14x W3 padded that way, 0.84x in alternation). The
+    benchmark's own statistics are of a round, both calls.
+    """
+    config = request.config
+    size = bench_size(config)
+
+    def run(impl: str, name: str, against: str, threads: int) -> None:
+        runners = {n: _runner_or_skip(impl, n, size, threads) for n in (name, against)}
+        times: dict[str, list[float]] = {name: [], against: []}
+        results = {}
+
+        def one_round():
+            order = (name, against) if len(times[name]) % 2 == 0 else (against, name)
+            for n in order:
+                runners[n].activate()
+                start = time.perf_counter()
+                results[n] = runners[n]()
+                times[n].append(time.perf_counter() - start)
+
+        start = time.perf_counter()
+        one_round()
+        rounds = _rounds(config, time.perf_counter() - start)
+        for n in times:  # that round only sized the run
+            times[n].clear()
+        benchmark.group = f"{name} against {against} threads={threads}: alternating calls"
+        benchmark.pedantic(one_round, rounds=rounds)
+        for n, runner in runners.items():
+            runner.check(results[n])
+        ratio = statistics.median(a / b for a, b in zip(times[name], times[against]))
+        benchmark.extra_info.update(kind="alternation", workload=name, against=against, impl=impl, threads=threads,
+                                    size=size, ratio=ratio, rounds=len(times[name]),
+                                    median_ms={n: statistics.median(ts) * 1e3 for n, ts in times.items()})
+
+    return run

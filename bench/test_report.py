@@ -11,9 +11,14 @@ def bench(kind, median, **extra):
     return {"stats": {"median": median}, "extra_info": {"kind": kind, "size": "full", **extra}}
 
 
-def workload(impl, threads, median):
-    return bench("workload", median, workload="W3", impl=impl, threads=threads, gflop=5.0, dtype="float32",
+def workload(impl, threads, median, name="W3"):
+    return bench("workload", median, workload=name, impl=impl, threads=threads, gflop=5.0, dtype="float32",
                  describe="LSTM T=50 B=32 I=H=256 training step")
+
+
+def alternation(impl, threads, ratio):
+    return bench("alternation", 0.1, workload="W3-varlen", against="W3", impl=impl, threads=threads, ratio=ratio,
+                 rounds=9, median_ms={"W3-varlen": 40.0, "W3": 50.0})
 
 
 def test_report(tmp_path):
@@ -55,3 +60,23 @@ def test_steal_reading_is_seconds_that_never_go_back():
         assert first is None
         return
     assert isinstance(first, float) and 0 <= first <= second
+
+
+def test_varlen_against_padded_prefers_the_alternating_calls(tmp_path):
+    def targets(benchmarks):
+        source = tmp_path / "b.json"
+        source.write_text(json.dumps({"benchmarks": benchmarks}))
+        return report._targets(report.Results(report.load([source])[1]), 2)
+
+    separate = [workload("fusedrnn-cpp", 2, 0.050), workload("fusedrnn-cpp", 2, 0.057, name="W3-varlen"),
+                workload("fusedrnn-numba", 2, 0.100), workload("fusedrnn-numba", 2, 0.080, name="W3-varlen")]
+    rows = targets(separate)
+    assert "| W3-varlen | ≤ 0.9 x time of W3 padded (fusedrnn-cpp, separate tests) | 1.14 | **no** |" in rows
+    assert "| W3-varlen | ≤ 0.9 x time of W3 padded (fusedrnn-numba, separate tests) | 0.80 | yes |" in rows
+    # the alternating calls' ratio wins where there is one (at the top thread count only)
+    rows = targets(separate + [alternation("fusedrnn-cpp", 2, 0.74), alternation("fusedrnn-numba", 1, 0.95)])
+    assert "| W3-varlen | ≤ 0.9 x time of W3 padded (fusedrnn-cpp, calls alternating) | 0.74 | yes |" in rows
+    assert "| W3-varlen | ≤ 0.9 x time of W3 padded (fusedrnn-numba, separate tests) | 0.80 | yes |" in rows
+    # an alternation entry is not a workload's median
+    results = report.Results(report.load([tmp_path / "b.json"])[1])
+    assert ("W3-varlen", "fusedrnn-cpp", 2) in results.median and results.threads == [2]
