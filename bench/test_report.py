@@ -80,3 +80,6 @@ def test_varlen_against_padded_prefers_the_alternating_calls(tmp_path):
     # an alternation entry is not a workload's median
     results = report.Results(report.load([tmp_path / "b.json"])[1])
     assert ("W3-varlen", "fusedrnn-cpp", 2) in results.median and results.threads == [2]
+    # a run of the alternating test alone still gives the row
+    rows = targets([alternation("fusedrnn-cpp", 2, 0.80)])
+    assert "| W3-varlen | ≤ 0.9 x time of W3 padded (fusedrnn-cpp, calls alternating) | 0.80 | yes |" in rows
