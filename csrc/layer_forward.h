@@ -231,7 +231,8 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
           // step's output (0 where that row was frozen).
           const int r0 = static_cast<int>(static_cast<long>(q) * B / nub),
                     r1 = static_cast<int>(static_cast<long>(q + 1) * B / nub);
-          if (train) std::copy(hp + static_cast<long>(r0) * H, hp + static_cast<long>(r1) * H, a.hprev + (tb0 + r0) * H);
+          if (train)
+            std::copy(hp + static_cast<long>(r0) * H, hp + static_cast<long>(r1) * H, a.hprev + (tb0 + r0) * H);
           if (s > 0) copy_output_rows(hp, tprev, r0, r1);
         }
         // Reset-before GRU, phase 1: only the r, z columns now; n needs r*h of all units.
