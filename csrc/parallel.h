@@ -129,6 +129,12 @@ class BlockScheduler {
   // of phase p is done (its writes are then visible to this thread).
   template <class F>
   void run(int p, int part, F&& fn) {
+    run(p, part, fn, [] { return false; });
+  }
+  // As run, but while other members still hold blocks of phase p, calls idle() until it returns
+  // false (it has no more useful work to do meanwhile) or the phase is done.
+  template <class F, class Idle>
+  void run(int p, int part, F&& fn, Idle&& idle) {
     std::atomic<int>* c = counters_.get() + static_cast<size_t>(p) * stride_;
     // The calling thread takes the blocks of workers not yet running, so it never waits for
     // them, and one woken onto its CPU would run only at the next tick. A worker woken onto
@@ -152,6 +158,8 @@ class BlockScheduler {
       }
     }
     if (c[0].load(std::memory_order_acquire) == blocks_) return;
+    while (idle())
+      if (c[0].load(std::memory_order_acquire) == blocks_) return;
     for (int i = 0; i < kSpins; ++i) {
       cpu_relax();
       if (c[0].load(std::memory_order_acquire) == blocks_) return;
