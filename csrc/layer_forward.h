@@ -11,8 +11,9 @@
 // one thread, as one GEMM (BLAS).
 // Each thread packs and runs its own fixed slice of blocks (at batch 1 its weights stay in
 // its cache) and helps with others' left-over blocks (BlockScheduler); one synchronisation
-// per step (two for the reset-before GRU, whose n gate needs r*h of every unit). A block is
-// computed the same way by any thread: the result does not depend on the thread count.
+// per step (two for the reset-before GRU, whose n gate needs r*h of every unit), whose wait a
+// member spends on its blocks' input tiles of the next step. A block is computed the same way
+// by any thread: the result does not depend on the thread count.
 #pragma once
 
 // Whether the input projection is computed per step, in the time loop. A fixed function of
