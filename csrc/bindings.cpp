@@ -297,6 +297,11 @@ PYBIND11_MODULE(_core, m) {
   m.def("leave_caller_cpu", &fusedrnn::leave_caller_cpu, "caller_cpu"_a, "team"_a,
         "What each worker of a call's team does first: off caller_cpu if it runs there and the process may use "
         "team CPUs; the CPU it moved to, or -1 (exposed for the tests).");
+  m.def("set_input_tiles_ahead_always", &fusedrnn::set_input_tiles_ahead_always, "on"_a,
+        "Test hook: forwards compute their next step's input tiles ahead after every step, not only in waits "
+        "(results never change).");
+  m.def("input_tiles_ahead_always", &fusedrnn::input_tiles_ahead_always,
+        "Whether set_input_tiles_ahead_always is on.");
   m.def("simd_path", &fusedrnn::simd_path, "The SIMD path the kernels take: 'avx512', 'avx2+fma' or 'scalar'.");
   m.def("simd_paths", &fusedrnn::simd_paths, "The SIMD paths this CPU runs, widest first.");
   m.def("set_simd_path", &fusedrnn::set_simd_path, "path"_a,

@@ -70,6 +70,12 @@ void set_default_threads(int n) { threads.store(n < 1 ? 1 : n); }
 
 std::string simd_path() { return isa_name(current.load()); }
 
+namespace {
+std::atomic<bool> ahead_always{false};
+}  // namespace
+void set_input_tiles_ahead_always(bool on) { ahead_always.store(on); }
+bool input_tiles_ahead_always() { return ahead_always.load(); }
+
 std::vector<std::string> simd_paths() {
   std::vector<std::string> names;
   for (Isa isa : kIsas)

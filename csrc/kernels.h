@@ -93,6 +93,12 @@ std::string simd_path();
 void set_simd_path(const std::string& path);
 std::vector<std::string> simd_paths();  // the paths this CPU runs, widest first
 
+// Test hook: with it on, every member of a forward's team also computes its blocks' input tiles of
+// the next step after each step, not only while it waits (layer_forward.h), so that tests see
+// tiles computed ahead read, and ones finished too late skipped, whatever the timing. Off by default.
+void set_input_tiles_ahead_always(bool on);
+bool input_tiles_ahead_always();
+
 // Whether this build has the x86 SIMD paths: elsewhere (arm64) their translation units compile
 // to nothing and only the scalar path exists.
 #if defined(__x86_64__) || defined(__i386__)

@@ -177,6 +177,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   // 1.038x, inference 1.030x, GRU 1.045x; LSTM I=512 1.035x, T=100 B=16 I=H=128 1.066x, T=100
   // B=64 (W2's shape) inference 1.036x; batch 1 and 8 (no input tiles in the step) even.
   const long xpre_block = static_cast<long>(B) * ldacc;
+  const bool ahead_always = fused_x && input_tiles_ahead_always();
   PoolBuffer<T> xpre(fused_x ? static_cast<size_t>(nub) * xpre_block : 0);
   std::unique_ptr<std::atomic<int>[]> xstate(new std::atomic<int>[nub]);
   for (int ub = 0; ub < nub; ++ub) xstate[ub].store(-1, std::memory_order_relaxed);
@@ -348,6 +349,9 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
         }
         if (read_ahead) xstate[ub].store(-1, std::memory_order_release);  // xpre[ub] free for step s+1
       }, [&] { return fill_ahead(s); });
+      if (ahead_always)
+        while (fill_ahead(s)) {
+        }
       if constexpr (Cell::kResetBefore) {
         // Phase 2 (r*h of every unit is ready): n from (r*h)·W_hnᵀ, then h'.
         for (int i = 0; i < nact; ++i) arows[i] = rh.data() + static_cast<long>(rows[i]) * H;

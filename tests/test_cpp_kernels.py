@@ -148,6 +148,37 @@ def test_bitwise_identical_across_thread_counts(rng, cell_name, dtype, simd):
                                  clip_value=0.05)
 
 
+@contextmanager
+def input_tiles_ahead_always():
+    _core.set_input_tiles_ahead_always(True)
+    try:
+        yield
+    finally:
+        _core.set_input_tiles_ahead_always(False)
+
+
+@pytest.mark.parametrize("simd", SIMD_PATHS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cell_name", CELL_NAMES)
+def test_input_tiles_computed_ahead_give_the_same_bits(rng, cell_name, dtype, simd):
+    """A forward with per-step input tiles (B >= 16, H >= 64) spends a member's wait at a step's end on
+    its blocks' input tiles of the next step (csrc/layer_forward.h). Forced after every step, so that
+    tiles computed ahead are read (and at 2-3 threads some finish too late and are skipped), the
+    results are the bits of a plain 1-thread call; lengths with zeros, both directions."""
+    cell = cells.CELLS[cell_name]
+    cpp = get("cpp")
+    with exact_threads(simd):
+        for shape, reverse in (((8, 32, 96, 80), False), ((7, 19, 33, 65), True)):
+            problem = make_problem(rng, cell, *shape, dtype)
+            problem[4][3] = 0
+            cpp_backend.set_num_threads(1)
+            plain = run(cpp, cell, problem, reverse)
+            with input_tiles_ahead_always():
+                for n in (1, 2, 3):
+                    cpp_backend.set_num_threads(n)
+                    _same_bits(plain, run(cpp, cell, problem, reverse), f"{cell_name} {shape} ahead, {n} threads")
+
+
 @pytest.mark.parametrize("simd", SIMD_PATHS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell_name", CELL_NAMES)

@@ -34,6 +34,8 @@ def current_cpu() -> int: ...  # the calling thread's CPU, -1 where unknown
 def leave_caller_cpu(caller_cpu: int, team: int) -> int: ...  # a team worker's first step: CPU moved to, or -1
 def simd_path() -> str: ...          # "avx512", "avx2+fma" or "scalar": the path calls take now
 def simd_paths() -> list[str]: ...   # the paths this CPU runs, widest first
+def set_input_tiles_ahead_always(on: bool) -> None: ...  # test hook
+def input_tiles_ahead_always() -> bool: ...
 def set_simd_path(path: str) -> None: ...  # one of simd_paths(), or "auto" (the widest)
 def release_memory() -> int: ...  # drop packed-weight cache and pooled buffers; bytes freed
 def cached_bytes() -> int: ...    # bytes of free buffers pooled for reuse
