@@ -349,7 +349,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
         }
         if (read_ahead) xstate[ub].store(-1, std::memory_order_release);  // xpre[ub] free for step s+1
       }, [&] { return fill_ahead(s); });
-      if (ahead_always)
+      if (ahead_always)  // the tests' hook (kernels.h): ahead after every step, waited or not
         while (fill_ahead(s)) {
         }
       if constexpr (Cell::kResetBefore) {
