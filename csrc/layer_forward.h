@@ -179,8 +179,8 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   const long xpre_block = static_cast<long>(B) * ldacc;
   const bool ahead_always = fused_x && input_tiles_ahead_always();
   PoolBuffer<T> xpre(fused_x ? static_cast<size_t>(nub) * xpre_block : 0);
-  std::unique_ptr<std::atomic<int>[]> xstate(new std::atomic<int>[nub]);
-  for (int ub = 0; ub < nub; ++ub) xstate[ub].store(-1, std::memory_order_relaxed);
+  std::unique_ptr<std::atomic<int>[]> xstate(fused_x ? new std::atomic<int>[nub] : nullptr);
+  for (int ub = 0; ub < nub && fused_x; ++ub) xstate[ub].store(-1, std::memory_order_relaxed);
   const auto x_tile = [&](const T* const* xr, int nr, int ub, int nq, T* dst) {
     const size_t tb = static_cast<size_t>(ub) * NC;
     if constexpr (kPair == 2)
