@@ -29,7 +29,7 @@ std::shared_ptr<const PackedWeights> find_entry(const void* w, size_t bytes, con
   {
     std::lock_guard<std::mutex> lock(C.m);
     for (auto it = C.lru.begin(); it != C.lru.end(); ++it)
-      if ((*it)->key == w && (*it)->layout == layout && (*it)->raw.size() == bytes) {
+      if ((*it)->key == w && (*it)->layout == layout && (*it)->raw_bytes == bytes) {
         e = *it;
         C.lru.splice(C.lru.begin(), C.lru, it);
         break;
@@ -59,7 +59,8 @@ std::shared_ptr<PackedWeights> new_packed(const void* w, size_t bytes, const Pac
   e->key = w;
   e->layout = layout;
   e->frozen_id = frozen_id;
-  e->raw.assign(static_cast<const char*>(w), static_cast<const char*>(w) + bytes);
+  e->raw_bytes = bytes;
+  e->raw = PoolBuffer<char>(bytes);
   e->packed = PoolBuffer<char>(packed_bytes);
   return e;
 }

@@ -4,7 +4,6 @@
 #pragma once
 #include <cstddef>
 #include <memory>
-#include <vector>
 
 #include "pool.h"
 
@@ -23,7 +22,8 @@ struct PackedWeights {
   const void* key;          // the raw array's address
   PackedLayout layout;
   unsigned long long frozen_id;  // the frozen snapshot it was packed for (ForwardArgs::frozen_id), or 0
-  std::vector<char> raw;    // the raw array's bytes when packed
+  size_t raw_bytes;         // the raw array's size
+  PoolBuffer<char> raw;     // the raw array's bytes when packed
   PoolBuffer<char> packed;  // the packed copy
 };
 
@@ -34,8 +34,8 @@ std::shared_ptr<const PackedWeights> find_packed(const void* w, size_t bytes, co
 // reused after it dies comes with another id.
 std::shared_ptr<const PackedWeights> find_frozen(const void* w, size_t bytes, const PackedLayout& layout,
                                                  unsigned long long frozen_id);
-// A new entry with a copy of w's bytes and room for `packed_bytes`; the caller fills
-// `packed` and then publishes it with store_packed.
+// A new entry with room for a copy of w's bytes and for `packed_bytes`; the caller fills
+// `raw` and `packed` (in its parallel region) and then publishes it with store_packed.
 std::shared_ptr<PackedWeights> new_packed(const void* w, size_t bytes, const PackedLayout& layout, size_t packed_bytes,
                                           unsigned long long frozen_id = 0);
 void store_packed(std::shared_ptr<const PackedWeights> entry);
