@@ -46,9 +46,10 @@ def load_core(path: str):
 
 
 def layer_call(core, cell: str, shape: tuple[int, int, int, int], what: str, threads: int, frozen: bool = False,
-               dtype: str = "float32"):
+               dtype: str = "float32", changing: bool = False):
     """A no-argument function making one call of `what`, on fixed random data; frozen: read-only weights
-    passed with a frozen_id, as a FrozenNetwork's (inference only)."""
+    passed with a frozen_id, as a FrozenNetwork's (inference only); changing: the weights changed in place
+    before every call, as by a training loop's optimizer step, so that no packing of them is reused."""
     T, B, I, H = shape
     G = GATES[cell]
     rng = np.random.default_rng(0)
@@ -70,16 +71,30 @@ def layer_call(core, cell: str, shape: tuple[int, int, int, int], what: str, thr
             w.flags.writeable = False
         return lambda: forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, False, False, threads, 1)
     if what != "bwd":
-        return lambda: forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, False, what == "fwd", threads)
-    saved = forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, False, True, threads)[3]
-    backward = getattr(core, f"{cell}_backward_{suffix}")
-    return lambda: backward(x, w_ih, w_hh, lengths, False, *saved, dy, h0, c0, 0.0, 0.0, True, threads)
+        call = lambda: forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, False, what == "fwd", threads)
+    else:
+        saved = forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, False, True, threads)[3]
+        backward = getattr(core, f"{cell}_backward_{suffix}")
+        call = lambda: backward(x, w_ih, w_hh, lengths, False, *saved, dy, h0, c0, 0.0, 0.0, True, threads)
+    if not changing:
+        return call
+    # Each weight's first element alternates between two values: its bytes differ from the last call's.
+    firsts = [(w, w.flat[0], w.flat[0] + f.type(0.25)) for w in (w_ih, w_hh)]
+    calls = [0]
+
+    def changed_call():
+        calls[0] += 1
+        for w, a, b in firsts:
+            w.flat[0] = b if calls[0] % 2 else a
+        return call()
+
+    return changed_call
 
 
 def worker(args: argparse.Namespace) -> None:
     """Serves one build: prints a checksum, then for each line `n` on stdin the fastest of n calls."""
     core = load_core(args.builds[0])
-    call = layer_call(core, args.cell, args.shape, args.what, args.threads, args.frozen, args.dtype)
+    call = layer_call(core, args.cell, args.shape, args.what, args.threads, args.frozen, args.dtype, args.changing)
     print(repr(float(np.sum(np.asarray(call()[0], np.float64)))), flush=True)
     for line in sys.stdin:
         times = []
@@ -101,7 +116,7 @@ def compare(args: argparse.Namespace) -> dict:
             shutil.copy(path, copy)
             cmd = [sys.executable, __file__, "--worker", copy, "--cell", args.cell, "--what", args.what,
                    "--threads", str(args.threads), "--shape", ",".join(map(str, args.shape)), "--dtype", args.dtype] + (
-                      ["--frozen"] if args.frozen else [])
+                      ["--frozen"] if args.frozen else []) + (["--changing"] if args.changing else [])
             procs[tag] = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         checksum = {tag: float(p.stdout.readline()) for tag, p in procs.items()}
         times = {"A": [], "B": []}
@@ -146,6 +161,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--calls", type=int, default=7, help="calls per build and round; the fastest counts")
     parser.add_argument("--frozen", action="store_true", help="inference on read-only weights with a frozen_id, "
                         "as a FrozenNetwork calls (--what inf only)")
+    parser.add_argument("--changing", action="store_true", help="the weights changed in place before every call, "
+                        "as in a training loop (no packing reused)")
     args = parser.parse_args(argv)
     args.shape = parse_shape(parser, args.shape)
     if args.worker:
@@ -154,6 +171,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"expected two builds A.so B.so, got {len(args.builds)}")
     if args.frozen and args.what != "inf":
         parser.error(f"--frozen: only with --what inf, got --what {args.what}")
+    if args.frozen and args.changing:
+        parser.error("--changing: not with --frozen (a frozen snapshot's weights never change)")
     return args
 
 
