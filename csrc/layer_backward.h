@@ -52,10 +52,7 @@ void input_gradient(const typename V::Elem* dg, long ldg, long rows, int G, int 
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-      for (int cb = 0; cb < ncb; ++cb) {
-        pack_backward_panel(w_ih, G, H, I, cb, pw.fill + cb * GH * kBlock);
-        pw.copy_raw(w_ih, cb, ncb);
-      }
+      for (int cb = 0; cb < ncb; ++cb) pw.pack_block(cb);
     }
     std::vector<const T*> arows(chunk);
     alignas(32) T tail[kMaxChunk * kBlock];  // the last column block when I is not a multiple of 16
@@ -147,10 +144,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   {
     const int part = sched.start();
     if (pw.fill)
-      sched.run(0, part, [&](int ub) {
-        pack_backward_panel(a.w_hh, G, H, H, ub, pw.fill + static_cast<size_t>(ub) * GH * L);
-        pw.copy_raw(a.w_hh, ub, nub);
-      });
+      sched.run(0, part, [&](int ub) { pw.pack_block(ub); });
     // This step's active rows, and the previous one's with their gate-gradient rows (dG_h);
     // the reset-before GRU's da_n rows for its second phase.
     std::vector<int> rows(B), prev_rows(B);

@@ -144,28 +144,36 @@ struct ValidPairs {
   }
 };
 
+enum class Panels : int { kForward, kBackward };
+
 // A packed weight array for one layout: the cached copy while the array's bytes are
 // unchanged, else a fresh entry (`fill` non-null) that the caller packs in its parallel
-// region, its blocks copying the array's bytes too (copy_raw), and then publishes with
-// store_packed.
+// region, block by block (pack_block), and then publishes with store_packed.
 template <typename T>
 struct PackedW {
   std::shared_ptr<const PackedWeights> hit;
   std::shared_ptr<PackedWeights> fresh;
   const T* data;
   T* fill;
+  const T* w;  // the array, [G*H][K]
+  int G, H, K;
+  Panels panels;
+  int blocks;        // panels, one per 16 units (forward) or 16 columns of K (backward)
+  long panel_elems;  // elements per panel
 
-  // Piece `piece` of `pieces` of w's bytes into the fresh entry's copy of them. Each packing block
-  // copies one, rather than the calling thread all of them before the region: with weights
-  // changing on every call (a training loop; bench/ab_builds.py --changing), W3's training forward
-  // and backward 1.01x, LSTM T=100 B=1 I=H=256 inference 1.08x, GRU 1.07x.
-  void copy_raw(const T* w, int piece, int pieces) const {
-    const size_t n = fresh->raw_bytes, begin = n * piece / pieces, end = n * (piece + 1) / pieces;
+  // Panel b of the fresh entry, and piece b of its copy of the array's bytes: the blocks copy those
+  // in the team, not the calling thread all of them before the region. With weights changing on
+  // every call (a training loop; bench/ab_builds.py --changing), W3's training forward and backward
+  // 1.01x, LSTM T=100 B=1 I=H=256 inference 1.08x, GRU 1.07x.
+  void pack_block(int b) const {
+    if (panels == Panels::kForward)
+      pack_forward_panel(w, G, H, K, b, fill + b * panel_elems);
+    else
+      pack_backward_panel(w, G, H, K, b, fill + b * panel_elems);
+    const size_t n = fresh->raw_bytes, begin = n * b / blocks, end = n * (b + 1) / blocks;
     std::memcpy(fresh->raw.data() + begin, reinterpret_cast<const char*>(w) + begin, end - begin);
   }
 };
-
-enum class Panels : int { kForward, kBackward };
 
 // w: [G*H][K]; forward panels (pack_forward_panel: one per unit block, [K][G*16]) or backward
 // ones (pack_backward_panel: one per 16 of the K columns, [G*H][16]).
@@ -181,6 +189,8 @@ PackedW<T> get_packed(const T* w, int G, int H, int K, Panels panels, unsigned l
   const size_t packed_bytes = static_cast<size_t>(panel_count * panel_elems) * sizeof(T);
   const PackedLayout layout{static_cast<int>(panels), static_cast<int>(sizeof(T)), G, H, K};
   PackedW<T> p{};
+  p.w = w, p.G = G, p.H = H, p.K = K, p.panels = panels;
+  p.blocks = static_cast<int>(panel_count), p.panel_elems = panel_elems;
   p.hit = frozen_id != 0 ? find_frozen(w, bytes, layout, frozen_id) : find_packed(w, bytes, layout);
   if (p.hit) {
     p.data = reinterpret_cast<const T*>(p.hit->packed.data());

@@ -210,14 +210,8 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
     if (pw.fill || pwx.fill || block_x)
       sched.run(0, part, [&](int ub) {
         const size_t tb = static_cast<size_t>(ub) * NC;
-        if (pw.fill) {
-          pack_forward_panel(a.w_hh, G, H, H, ub, pw.fill + tb * H);
-          pw.copy_raw(a.w_hh, ub, nub);
-        }
-        if (pwx.fill) {
-          pack_forward_panel(a.w_ih, G, H, I, ub, pwx.fill + tb * I);
-          pwx.copy_raw(a.w_ih, ub, nub);
-        }
+        if (pw.fill) pw.pack_block(ub);
+        if (pwx.fill) pwx.pack_block(ub);
         if (block_x)
           tile_rows<V>(xpairs.data(), static_cast<int>(vp.n), I, packed_x + tb * I, NC, NC, xwt.data() + tb * vp.n,
                        NC, bx_tile.data() + tb);
