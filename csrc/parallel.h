@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #if defined(__linux__)
 #include <linux/futex.h>
@@ -94,10 +95,14 @@ class BlockScheduler {
  public:
   // Serial, by the calling thread before the team's region: `phases` phases of `blocks` blocks for
   // `parts` threads (a team that turns out smaller is fine: the others take an absent member's blocks).
-  void reset(int phases, int blocks, int parts) {
+  // first: where each part's own blocks begin (ascending, first[0] = 0; by default split's slices).
+  void reset(int phases, int blocks, int parts, const int* first = nullptr) {
     caller_cpu_ = current_cpu();
     blocks_ = blocks;
     parts_ = parts;
+    bounds_.resize(static_cast<size_t>(parts) + 1);
+    for (int q = 0; q < parts; ++q) bounds_[q] = first != nullptr ? first[q] : split(blocks, q, parts).begin;
+    bounds_[parts] = blocks;
     stride_ = ((parts + 2 + 15) / 16) * 16;  // one 64-byte-aligned run of counters per phase
     counters_.reset(new std::atomic<int>[static_cast<size_t>(phases) * stride_]);
     arrived_.store(0, std::memory_order_relaxed);
@@ -106,7 +111,7 @@ class BlockScheduler {
     for (int p = 0; p < phases; ++p) {
       std::atomic<int>* c = counters_.get() + static_cast<size_t>(p) * stride_;
       c[0].store(0, std::memory_order_relaxed);  // blocks done
-      for (int q = 0; q < parts; ++q) c[1 + q].store(split(blocks, q, parts).begin, std::memory_order_relaxed);
+      for (int q = 0; q < parts; ++q) c[1 + q].store(bounds_[q], std::memory_order_relaxed);
       c[1 + parts].store(0, std::memory_order_relaxed);  // threads asleep on c[0]
     }
   }
@@ -146,7 +151,7 @@ class BlockScheduler {
       yield_cpu();
     for (int k = 0; k < parts_; ++k) {
       const int q = (part + k) % parts_;
-      const int end = split(blocks_, q, parts_).end;
+      const int end = bounds_[q + 1];
       for (;;) {
         const int b = c[1 + q].fetch_add(1, std::memory_order_relaxed);
         if (b >= end) break;
@@ -214,6 +219,7 @@ class BlockScheduler {
   static constexpr int kSpins = 2000;  // ~60 us at 29 ns per pause: a normal phase end comes sooner
   int blocks_ = 0, parts_ = 1, stride_ = 16;
   std::unique_ptr<std::atomic<int>[]> counters_;
+  std::vector<int> bounds_;  // part q's own blocks: [bounds_[q], bounds_[q + 1])
   alignas(64) std::atomic<int> arrived_{0};  // members done with the whole sequence (finish)
   std::atomic<int> arrived_sleepers_{0};
   std::atomic<int> started_{0};  // workers that have called start
