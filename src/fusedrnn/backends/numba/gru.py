@@ -45,8 +45,11 @@ def gru_forward_step(t, s, lengths, xw, hw, b_hh, h, y, gates, hw_n):
             a[k] = sigmoid(x_row[k] + h_row[k] + b_hh[k])
         for j in range(H):
             hn[j] = h_row[2 * H + j] + b_hh[2 * H + j]
+        # n through views: written as a[2 * H + j] from a[j], LLVM left the loop scalar
+        # (numba 0.68): the step took 16 us at B=16 H=128, 4 with the views.
+        a_r, a_n, x_n = a[:H], a[2 * H :], x_row[2 * H :]
         for j in range(H):
-            a[2 * H + j] = tanh(x_row[2 * H + j] + a[j] * hn[j])
+            a_n[j] = tanh(x_n[j] + a_r[j] * hn[j])
         for j in range(H):
             z = a[H + j]
             hb[j] = (one - z) * a[2 * H + j] + z * hb[j]

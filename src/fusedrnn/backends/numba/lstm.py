@@ -33,10 +33,13 @@ def lstm_forward_step(t, s, lengths, xw, hw, b_hh, h, c, y, gates, tanh_c):
             a[k] = x_row[k] + h_row[k] + b_hh[k]
         for k in range(2 * H):
             a[k] = sigmoid(a[k])
-        for k in range(2 * H, 3 * H):
-            a[k] = tanh(a[k])
-        for k in range(3 * H, 4 * H):
-            a[k] = sigmoid(a[k])
+        # The g and o blocks as views, each loop from 0: LLVM left `range(2 * H, 3 * H)` scalar
+        # (numba 0.68): the step took 25 us at B=16 H=128, 5 with the views.
+        a_g, a_o = a[2 * H : 3 * H], a[3 * H :]
+        for j in range(H):
+            a_g[j] = tanh(a_g[j])
+        for j in range(H):
+            a_o[j] = sigmoid(a_o[j])
         c_row, tc_row = c[b], tanh_c[s, b]
         for j in range(H):
             c_row[j] = a[H + j] * c_row[j] + a[j] * a[2 * H + j]
