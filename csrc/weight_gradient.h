@@ -174,6 +174,11 @@ double weight_gradient(const typename V::Elem* A, long lda, int M, long K, const
   const bool serial = team <= 1 || static_cast<long>(M) * K * nnt * NR < (1L << 21);
 
   PoolBuffer<T> bpack(static_cast<size_t>(nnt) * K * NR);
+  // Every member's A block, taken from the pool here: taken in the region, the members' calls
+  // met on the pool's mutex, and the one put to sleep there woke 50-150 us later (perf's
+  // sched_switch: in about one W3 backward in eight).
+  const size_t apack_size = static_cast<size_t>((mtiles + nchunks - 1) / nchunks) * KC * MR;
+  PoolBuffer<T> apacks(static_cast<size_t>(serial ? 1 : team) * apack_size);
   std::vector<double> tile_sq(static_cast<size_t>(nnt) * mtiles);  // each tile's squares, added in order
 #ifdef _OPENMP
 #pragma omp parallel num_threads(serial ? 1 : team)
@@ -189,7 +194,7 @@ double weight_gradient(const typename V::Elem* A, long lda, int M, long K, const
       T* dst = bpack.data() + s * K * NR;
       for (long k = 0; k < K; ++k) copy_padded<NR>(op.b + k * op.ldb + j0, w, dst + k * NR);
     }  // (the loop's implicit barrier: every strip is packed before any tile reads one)
-    PoolBuffer<T> apack(static_cast<size_t>((mtiles + nchunks - 1) / nchunks) * KC * MR);
+    T* const apack = apacks.data() + thread_id() * apack_size;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic)
 #endif
@@ -204,7 +209,7 @@ double weight_gradient(const typename V::Elem* A, long lda, int M, long K, const
           const T* row = A + (k0 + k) * lda;
           for (int t = t0; t < t1; ++t) {
             const int m0 = t * MR, h = M - m0 < MR ? M - m0 : MR;
-            copy_padded<MR>(row + m0, h, apack.data() + (static_cast<long>(t - t0) * kc + k) * MR);
+            copy_padded<MR>(row + m0, h, apack + (static_cast<long>(t - t0) * kc + k) * MR);
           }
         }
         const bool add = k0 > 0, last = k0 + kc >= K;
@@ -214,7 +219,7 @@ double weight_gradient(const typename V::Elem* A, long lda, int M, long K, const
           const T* bp = bpack.data() + (s * K + k0) * NR;
           for (int t = t0; t < t1; ++t) {
             const int m0 = t * MR, h = M - m0 < MR ? M - m0 : MR;
-            const T* ap = apack.data() + static_cast<long>(t - t0) * kc * MR;
+            const T* ap = apack + static_cast<long>(t - t0) * kc * MR;
             T* c = op.c + m0 * op.ldc + j0;
             double& sq = tile_sq[s * mtiles + t];
             if (h < MR || w < NR) {
