@@ -176,7 +176,7 @@ double weight_gradient(const typename V::Elem* A, long lda, int M, long K, const
   PoolBuffer<T> bpack(static_cast<size_t>(nnt) * K * NR);
   // Every member's A block, taken from the pool here: taken in the region, the members' calls
   // met on the pool's mutex, and the one put to sleep there woke 50-150 us later (perf's
-  // sched_switch: in about one W3 backward in eight).
+  // sched_switch: in one W3 backward in three to eight).
   const size_t apack_size = static_cast<size_t>((mtiles + nchunks - 1) / nchunks) * KC * MR;
   PoolBuffer<T> apacks(static_cast<size_t>(serial ? 1 : team) * apack_size);
   std::vector<double> tile_sq(static_cast<size_t>(nnt) * mtiles);  // each tile's squares, added in order
