@@ -42,18 +42,22 @@ BATCH1 = ("W1", "W8")
 PEERS = ("onnxruntime", "torch")
 
 
-def compile_stream_floor(out_dir: str) -> str:
-    """bench/stream_floor.c built for this machine (-march=native: a local measurement, never shipped)."""
+def compile_for_this_machine(name: str, out_dir: str) -> str:
+    """bench/<name>.c built for this machine (-march=native: a local measurement, never shipped)."""
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if cc is None:
-        raise RuntimeError("no C compiler (cc, gcc or $CC) to build bench/stream_floor.c")
-    exe = os.path.join(out_dir, "stream_floor")
+        raise RuntimeError(f"no C compiler (cc, gcc or $CC) to build bench/{name}.c")
+    exe = os.path.join(out_dir, name)
     for flags in (["-march=native", "-mprefer-vector-width=512"], ["-march=native"], []):
-        done = subprocess.run([cc, "-O3", *flags, "-fopenmp", str(HERE / "stream_floor.c"), "-o", exe],
+        done = subprocess.run([cc, "-O3", *flags, "-fopenmp", str(HERE / f"{name}.c"), "-o", exe],
                               capture_output=True, text=True)
         if done.returncode == 0:
             return exe
-    raise RuntimeError(f"bench/stream_floor.c did not compile with {cc}:\n{done.stderr}")
+    raise RuntimeError(f"bench/{name}.c did not compile with {cc}:\n{done.stderr}")
+
+
+def compile_stream_floor(out_dir: str) -> str:
+    return compile_for_this_machine("stream_floor", out_dir)
 
 
 def weight_read_ms(exe: str, rows: int, H: int, steps: int, threads: int) -> float:
