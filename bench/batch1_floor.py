@@ -17,9 +17,6 @@ implementation could not run.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,32 +29,13 @@ from fusedrnn.cells import CELLS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/'s own modules
 
-from interleaved import timed_call  # noqa: E402
+from floors import add_arguments, compile_for_this_machine, median_ms, rounds_line, workload_names  # noqa: E402
 from report import TARGETS  # noqa: E402
 from runners import NotApplicable, make_runner, set_threads  # noqa: E402
-from workloads import SIZES, sized  # noqa: E402
+from workloads import sized  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
 BATCH1 = ("W1", "W8")
 PEERS = ("onnxruntime", "torch")
-
-
-def compile_for_this_machine(name: str, out_dir: str) -> str:
-    """bench/<name>.c built for this machine (-march=native: a local measurement, never shipped)."""
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        raise RuntimeError(f"no C compiler (cc, gcc or $CC) to build bench/{name}.c")
-    exe = os.path.join(out_dir, name)
-    for flags in (["-march=native", "-mprefer-vector-width=512"], ["-march=native"], []):
-        done = subprocess.run([cc, "-O3", *flags, "-fopenmp", str(HERE / f"{name}.c"), "-o", exe],
-                              capture_output=True, text=True)
-        if done.returncode == 0:
-            return exe
-    raise RuntimeError(f"bench/{name}.c did not compile with {cc}:\n{done.stderr}")
-
-
-def compile_stream_floor(out_dir: str) -> str:
-    return compile_for_this_machine("stream_floor", out_dir)
 
 
 def weight_read_ms(exe: str, rows: int, H: int, steps: int, threads: int) -> float:
@@ -96,21 +74,13 @@ def measure(names: list[str], threads: int, rounds: int, size: str, exe: str) ->
         w = sized(name, size)
         runners = {impl: make_runner(impl, w, threads) for impl in ("fusedrnn-cpp", *PEERS)}
         GH = CELLS[w.cell].gates * w.H
-        times = {key: [] for key in ("read", "projection", *runners)}
         # The floors first: starting and ending their processes keeps the kernel busy for a while,
         # which would land on the implementations' calls (some took 8-16 ms instead of 1).
-        for _ in range(rounds):
-            times["read"].append(weight_read_ms(exe, GH, w.H, w.T, threads))
-            times["projection"].append(projection_ms(w.T, w.I, GH, threads))
+        read = min(weight_read_ms(exe, GH, w.H, w.T, threads) for _ in range(rounds))
+        projection = min(projection_ms(w.T, w.I, GH, threads) for _ in range(rounds))
         time.sleep(0.5)
-        for _ in range(rounds):
-            for impl, runner in runners.items():
-                seconds, result = timed_call(runner)
-                runner.check(result)
-                times[impl].append(seconds * 1e3)
         # A floor is the least the machine took; an implementation's time its median.
-        rows.append({"workload": name, **{key: (min if key in ("read", "projection") else statistics.median)(v)
-                                          for key, v in times.items()}})
+        rows.append({"workload": name, "read": read, "projection": projection, **median_ms(runners, rounds)})
     return rows
 
 
@@ -130,10 +100,7 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workloads", default=",".join(BATCH1), help=f"comma-separated, of {list(BATCH1)}")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--size", choices=SIZES, default="full")
+    add_arguments(parser, BATCH1, ",".join(BATCH1))
     parser.add_argument("--projection", help=argparse.SUPPRESS)  # T,I,GH,threads: the helper process
     args = parser.parse_args(argv)
     if args.projection:
@@ -141,21 +108,15 @@ def main(argv: list[str] | None = None) -> int:
         set_threads(threads)
         print(fastest_projection_ms(T, I, GH))
         return 0
-    names = [n.strip() for n in args.workloads.split(",") if n.strip()]
-    unknown = [n for n in names if n not in BATCH1]
-    if unknown or not names:
-        parser.error(f"--workloads: expected some of {list(BATCH1)}, got {args.workloads!r}")
-    if args.threads < 1 or args.rounds < 1:
-        parser.error(f"--threads and --rounds: expected positive ints, got {args.threads} and {args.rounds}")
+    names = workload_names(parser, args, BATCH1)
     with tempfile.TemporaryDirectory(prefix="batch1_floor_") as tmp:
         try:
-            exe = compile_stream_floor(tmp)
+            exe = compile_for_this_machine("stream_floor", tmp)
             rows = measure(names, args.threads, args.rounds, args.size, exe)
         except (RuntimeError, NotApplicable) as error:  # NotInstalled too: a peer missing here
             print(f"batch1_floor: {error}", file=sys.stderr)
             return 1
-    print(f"{args.rounds} rounds at {args.threads} thread{'s' if args.threads > 1 else ''}, size {args.size}; "
-          "floors: fastest round, implementations: median of rounds\n")
+    print(rounds_line(args, "floors: fastest round, implementations: median of rounds"))
     print(table(rows))
     return 0
 

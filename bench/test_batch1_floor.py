@@ -2,11 +2,12 @@
 
 import pytest
 
-from batch1_floor import compile_stream_floor, main, weight_read_ms
+from batch1_floor import main, weight_read_ms
+from floors import compile_for_this_machine
 
 
 def test_stream_floor_reads_the_weights(tmp_path):
-    exe = compile_stream_floor(str(tmp_path))
+    exe = compile_for_this_machine("stream_floor", str(tmp_path))
     small, large = weight_read_ms(exe, 64, 64, 10, 2), weight_read_ms(exe, 4096, 1024, 10, 2)
     assert 0 < small < large  # 256 times the weights take longer
 

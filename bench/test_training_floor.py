@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from batch1_floor import compile_for_this_machine
+from floors import compile_for_this_machine
 from training_floor import main, products_rate
 
 

@@ -17,7 +17,6 @@ implementation could not run.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,11 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/'s own modules
 
-from batch1_floor import compile_for_this_machine  # noqa: E402
-from interleaved import timed_call  # noqa: E402
+from floors import add_arguments, compile_for_this_machine, median_ms, rounds_line, workload_names  # noqa: E402
 from report import TARGETS  # noqa: E402
 from runners import NotApplicable, make_runner  # noqa: E402
-from workloads import SIZES, sized  # noqa: E402
+from workloads import sized  # noqa: E402
 
 FLOAT32_TRAINING = ("W3", "W4", "W5", "W6", "W7", "W9")
 PEER = "torch"
@@ -51,14 +49,8 @@ def measure(names: list[str], threads: int, rounds: int, size: str, exe: str) ->
     for name in names:
         w = sized(name, size)
         runners = {impl: make_runner(impl, w, threads) for impl in ("fusedrnn-cpp", PEER)}
-        times = {impl: [] for impl in runners}
-        for _ in range(rounds):
-            for impl, runner in runners.items():
-                seconds, result = timed_call(runner)
-                runner.check(result)
-                times[impl].append(seconds * 1e3)
         rows.append({"workload": name, "gflop": w.gflop, "products": w.gflop / rate * 1e3,
-                     **{impl: statistics.median(v) for impl, v in times.items()}})
+                     **median_ms(runners, rounds)})
     return rate, rows
 
 
@@ -79,17 +71,9 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workloads", default="W3", help=f"comma-separated, of {list(FLOAT32_TRAINING)}")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--size", choices=SIZES, default="full")
+    add_arguments(parser, FLOAT32_TRAINING, "W3")
     args = parser.parse_args(argv)
-    names = [n.strip() for n in args.workloads.split(",") if n.strip()]
-    unknown = [n for n in names if n not in FLOAT32_TRAINING]
-    if unknown or not names:
-        parser.error(f"--workloads: expected some of {list(FLOAT32_TRAINING)}, got {args.workloads!r}")
-    if args.threads < 1 or args.rounds < 1:
-        parser.error(f"--threads and --rounds: expected positive ints, got {args.threads} and {args.rounds}")
+    names = workload_names(parser, args, FLOAT32_TRAINING)
     with tempfile.TemporaryDirectory(prefix="training_floor_") as tmp:
         try:
             exe = compile_for_this_machine("products_floor", tmp)
@@ -97,9 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         except (RuntimeError, NotApplicable) as error:  # NotInstalled too: torch missing here
             print(f"training_floor: {error}", file=sys.stderr)
             return 1
-    print(f"{args.rounds} rounds at {args.threads} thread{'s' if args.threads > 1 else ''}, size {args.size}; "
-          f"products at {rate:.0f} GFLOP/s (bench/products_floor.c, fastest round), implementations: median of "
-          "rounds\n")
+    print(rounds_line(args, f"products at {rate:.0f} GFLOP/s (bench/products_floor.c, fastest round), "
+                            "implementations: median of rounds"))
     print(table(rows))
     return 0
 
