@@ -37,7 +37,20 @@ FORWARD_CASES = [
     pytest.param(dict(lengths=np.array([1.0, 2.0, 3.0])), TypeError, r"lengths: expected an integer array, got dtype float64", id="lengths-float"),
     pytest.param(dict(lengths=np.array([1, 2, 6])), ValueError, r"lengths: expected values in \[0, T=5\], got min 1 and max 6", id="lengths-too-long"),
     pytest.param(dict(lengths=np.array([-1, 2, 3])), ValueError, r"lengths: expected values in \[0, T=5\]", id="lengths-negative"),
+    pytest.param(dict(lengths=np.array([True, True, False])), TypeError, r"lengths: expected an integer array, got dtype bool", id="lengths-bool"),
 ]
+
+
+@pytest.mark.parametrize("batch", [64, 65, 300], ids=lambda b: f"B={b}")
+def test_lengths_out_of_range_in_a_large_batch(batch):
+    # Small batches check their lengths as a Python list, larger ones with numpy: the same message.
+    lengths = np.full(batch, 2)
+    lengths[batch // 2] = T + 1
+    with pytest.raises(ValueError, match=rf"lengths: expected values in \[0, T=5\], got min 2 and max 6"):
+        fr.GRU(I, H)(np.zeros((T, batch, I), np.float32), lengths=lengths)
+    lengths[batch // 2] = -3
+    with pytest.raises(ValueError, match=r"got min -3 and max 2"):
+        fr.GRU(I, H)(np.zeros((T, batch, I), np.float32), lengths=lengths.astype(np.int32))
 
 
 @pytest.mark.parametrize("kwargs, error, message", FORWARD_CASES)

@@ -92,6 +92,23 @@ def test_the_snapshot_is_read_only():
     assert frozen.params["weight_hh_l0"][0, 0] != 1.0
 
 
+def test_a_parameter_made_writeable_again_is_read_afresh(backend, rng):
+    # Whoever makes a snapshot's array writeable and changes it gets results of the changed
+    # weights, never those of the packings cached for the snapshot.
+    net = fr.LSTM(16, 64, seed=7)
+    x = rng.standard_normal((4, 1, 16)).astype(np.float32)
+    with fr.use_backend(backend.name):
+        frozen = net.frozen()
+        before = frozen(x)[0]
+        weight = frozen.params["weight_hh_l0"]
+        weight.flags.writeable = True
+        weight *= 0.5
+        net.params["weight_hh_l0"] *= 0.5
+        after = frozen(x)[0]
+        assert not np.array_equal(after, before)
+        _same(after, net(x)[0], "the snapshot after its changed weight")
+
+
 def test_only_a_network_can_be_frozen():
     with pytest.raises(TypeError, match="net: expected an LSTM, GRU or RNN"):
         fr.FrozenNetwork({"weight_hh_l0": np.zeros((4, 4))})

@@ -121,33 +121,38 @@ def forward(
     tapes, masks = [], []
     layer_input = x
     for layer, layer_ws in enumerate(weights):
-        outputs, layer_tapes = [], []
-        ks = [layer * D + direction for direction in range(D)]
-        h0s, c0s = [h0[k] for k in ks], [None if c0 is None else c0[k] for k in ks]
-        results: list[LayerResult]
-        if D == 2 and hasattr(compute, "forward_directions"):
-            results = compute.forward_directions(cell, layer_input, h0s, c0s, list(layer_ws), lengths, train=train)
+        results: list[LayerResult] | tuple[LayerResult]
+        if D == 1:  # no per-direction lists: a one-step call's Python side is most of its time
+            results = (compute.layer_forward(cell, layer_input, h0[layer], None if c0 is None else c0[layer],
+                                             layer_ws[0], lengths, reverse=False, train=train),)
         else:
-            results = [compute.layer_forward(cell, layer_input, h0s[d], c0s[d], layer_ws[d], lengths, reverse=d == 1,
-                                             train=train) for d in range(D)]
-        for k, result in zip(ks, results):
-            outputs.append(result.y)
-            layer_tapes.append(result.tape)
-            if single:
-                h_n = result.h_n[None]
-                c_n = None if result.c_n is None else result.c_n[None]
-                continue
-            h_n[k] = result.h_n
-            if c_n is not None:
-                c_n[k] = result.c_n
-        y = outputs[0] if D == 1 else np.concatenate(outputs, axis=2)
-        mask = None
-        if train and config.dropout > 0 and layer < config.num_layers - 1:
-            keep = 1.0 - config.dropout
-            mask = ((rng or np.random.default_rng()).random(y.shape) < keep).astype(dtype) / dtype.type(keep)
-            y = y * mask
-        tapes.append(tuple(layer_tapes))
-        masks.append(mask)
+            k0 = layer * D
+            h0s = [h0[k0], h0[k0 + 1]]
+            c0s = [None, None] if c0 is None else [c0[k0], c0[k0 + 1]]
+            if hasattr(compute, "forward_directions"):
+                results = compute.forward_directions(cell, layer_input, h0s, c0s, list(layer_ws), lengths,
+                                                     train=train)
+            else:
+                results = [compute.layer_forward(cell, layer_input, h0s[d], c0s[d], layer_ws[d], lengths,
+                                                 reverse=d == 1, train=train) for d in range(D)]
+        if single:
+            result = results[0]
+            h_n = result.h_n[None]
+            c_n = None if result.c_n is None else result.c_n[None]
+        else:
+            for d, result in enumerate(results):
+                h_n[layer * D + d] = result.h_n
+                if c_n is not None:
+                    c_n[layer * D + d] = result.c_n
+        y = results[0].y if D == 1 else np.concatenate([result.y for result in results], axis=2)
+        if train:
+            mask = None
+            if config.dropout > 0 and layer < config.num_layers - 1:
+                keep = 1.0 - config.dropout
+                mask = ((rng or np.random.default_rng()).random(y.shape) < keep).astype(dtype) / dtype.type(keep)
+                y = y * mask
+            tapes.append(tuple(result.tape for result in results))
+            masks.append(mask)
         layer_input = y
     tape = None
     if train:

@@ -78,7 +78,7 @@ class LayerTape:
     saved: Any
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: its __init__ took 0.5 us of a one-step call, this one 0.2
 class LayerResult:
     """Forward of one layer and direction.  y: [T, B, H]   h_n, c_n: [B, H]   tape: None at inference."""
 
