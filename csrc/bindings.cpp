@@ -38,16 +38,20 @@ std::string shape_str(const std::vector<py::ssize_t>& s) {
 }
 
 // The data pointer of `a` after checking dtype T exactly, C order and shape (-1: any size).
+// No heap allocation unless it fails: a one-step call checks eight arrays.
 template <typename T>
-const T* checked(const std::string& op, const char* arg, const py::array& a, std::vector<py::ssize_t> shape) {
-  if (!a.dtype().is(py::dtype::of<T>()))
-    fail(op, arg, std::string("dtype ") + py::str(py::dtype::of<T>()).cast<std::string>(),
-         py::str(a.dtype()).cast<std::string>());
+const T* checked(const std::string& op, const char* arg, const py::array& a,
+                 std::initializer_list<py::ssize_t> shape) {
+  static PyObject* const want = py::dtype::of<T>().release().ptr();  // NumPy's descriptor of T, kept
+  if (a.dtype().ptr() != want)
+    fail(op, arg, std::string("dtype ") + py::str(want).cast<std::string>(), py::str(a.dtype()).cast<std::string>());
   if (!(a.flags() & py::array::c_style)) fail(op, arg, "a C-contiguous array", "a non-contiguous one");
-  std::vector<py::ssize_t> got(a.shape(), a.shape() + a.ndim());
-  bool ok = got.size() == shape.size();
-  for (size_t i = 0; ok && i < shape.size(); ++i) ok = shape[i] < 0 || shape[i] == got[i];
-  if (!ok) fail(op, arg, "shape " + shape_str(shape), shape_str(got));
+  bool ok = static_cast<size_t>(a.ndim()) == shape.size();
+  py::ssize_t i = 0;
+  for (const py::ssize_t s : shape) ok = ok && (s < 0 || s == a.shape(i++));
+  if (!ok)
+    fail(op, arg, "shape " + shape_str(std::vector<py::ssize_t>(shape)),
+         shape_str(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim())));
   return static_cast<const T*>(a.data());
 }
 
