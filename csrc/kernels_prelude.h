@@ -14,4 +14,5 @@
 #include "kernels.h"
 #include "parallel.h"
 #include "pool.h"
+#include "scratch.h"
 #include "weight_cache.h"

@@ -59,7 +59,7 @@ void input_gradient(const typename V::Elem* dg, long ldg, long rows, int G, int 
 #endif
       for (int cb = 0; cb < ncb; ++cb) pw.pack_block(cb);
     }
-    std::vector<const T*> arows(chunk);
+    Scratch<const T*> arows(chunk);
     alignas(32) T tail[kMaxChunk * kBlock];  // the last column block when I is not a multiple of 16
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic)
@@ -124,9 +124,9 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   const ValidPairs vp(a.lengths, Tn, B);
   const long NV = vp.n;
   const long ldg = gate_grad_stride<T>(GH);
-  PoolBuffer<T> dgx(static_cast<size_t>(NV) * ldg), dgh_own(kSplitH ? static_cast<size_t>(NV) * ldg : 0);
+  WorkBuffer<T> dgx(static_cast<size_t>(NV) * ldg), dgh_own(kSplitH ? static_cast<size_t>(NV) * ldg : 0);
   T* dgh = kSplitH ? dgh_own.data() : dgx.data();
-  std::vector<double> dbx(GH, 0.0), dbh(kSplitH ? GH : 0, 0.0);
+  Scratch<double> dbx(GH), dbh(kSplitH ? GH : 0);
   const int nub = (H + L - 1) / L;
   PackedW<T> pw = get_packed(a.w_hh, G, H, H, Panels::kBackward);
   const T* packed = pw.data;
@@ -152,10 +152,10 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
       sched.run(0, part, [&](int ub) { pw.pack_block(ub); });
     // This step's active rows, and the previous one's with their gate-gradient rows (dG_h);
     // the reset-before GRU's da_n rows for its second phase.
-    std::vector<int> rows(B), prev_rows(B);
-    std::vector<const T*> dg_rows(B), arows(Cell::kResetBefore ? B : 0);
+    Scratch<int> rows(B), prev_rows(B);
+    Scratch<const T*> dg_rows(B), arows(Cell::kResetBefore ? B : 0);
     int prev_nact = 0;
-    std::vector<T> acc(static_cast<size_t>(B) * 2 * L);
+    Scratch<T> acc(static_cast<size_t>(B) * 2 * L);
     alignas(32) T hl[L], dh[L], dc[L], dgxl[G * L], dghl[G * L], dhd[L];
 
     // Gate gradients of block ub's units at step t, over its `nact` active `rows` (needs only the
@@ -275,8 +275,8 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   // dx and the weight gradients: one product each over the valid (t, b) rows; with frozen rows,
   // x, h_{t-1} (and r*h) are gathered to match and dx scattered back.
   const bool all = vp.all;
-  PoolBuffer<T> dxc(all || a.dx == nullptr ? 0 : static_cast<size_t>(NV) * I), xc(all ? 0 : static_cast<size_t>(NV) * I);
-  PoolBuffer<T> hc(all ? 0 : static_cast<size_t>(NV) * H), ec(all || !Cell::kResetBefore ? 0 : static_cast<size_t>(NV) * H);
+  WorkBuffer<T> dxc(all || a.dx == nullptr ? 0 : static_cast<size_t>(NV) * I), xc(all ? 0 : static_cast<size_t>(NV) * I);
+  WorkBuffer<T> hc(all ? 0 : static_cast<size_t>(NV) * H), ec(all || !Cell::kResetBefore ? 0 : static_cast<size_t>(NV) * H);
   if (!all) {
     vp.gather(a.lengths, Tn, B, a.x, I, xc.data());
     vp.gather(a.lengths, Tn, B, a.hprev, H, hc.data());

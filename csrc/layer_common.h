@@ -99,11 +99,11 @@ inline int active_rows(const int64_t* lengths, int B, int t, int* rows) {
 // products run over these rows only, so a finished sequence costs nothing there. With every
 // row valid at every step the numbering is the identity (off[t] = t*B, `all`).
 struct ValidPairs {
-  std::vector<long> off;  // [T+1]
+  Scratch<long> off;  // [T+1]
   long n = 0;
   bool all = true;
 
-  ValidPairs(const int64_t* lengths, int Tn, int B) : off(static_cast<size_t>(Tn) + 1, 0) {
+  ValidPairs(const int64_t* lengths, int Tn, int B) : off(static_cast<size_t>(Tn) + 1) {
     for (int t = 0; t < Tn; ++t) {
       long k = 0;
       for (int b = 0; b < B; ++b) k += t < lengths[b];

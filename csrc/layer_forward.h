@@ -71,17 +71,20 @@ bool block_input(int64_t T, int64_t B, int64_t I, int64_t H) {
 // first group led from its slice of the blocks (split(nub, q, threads)). A block that its group's
 // leader stands for then costs no claim and no count on the counters both threads write.
 struct GroupUnits {
-  std::vector<int> leader;  // unit u is the group that block leader[u] leads
-  std::vector<int> first;   // thread q's own units begin at first[q]
-  GroupUnits(const std::vector<int>& led, int threads) : first(threads) {
+  Scratch<int> leader;  // unit u is the group that block leader[u] leads (the first count() entries)
+  Scratch<int> first;   // thread q's own units begin at first[q]
+  GroupUnits(const Scratch<int>& led, int threads) : leader(led.size()), first(threads) {
     const int nub = static_cast<int>(led.size());
     for (int ub = 0; ub < nub; ++ub)
-      if (led[ub] > 0) leader.push_back(ub);
+      if (led[ub] > 0) leader[n_++] = ub;
     for (int q = 0; q < threads; ++q)
-      first[q] = static_cast<int>(std::lower_bound(leader.begin(), leader.end(), split(nub, q, threads).begin) -
+      first[q] = static_cast<int>(std::lower_bound(leader.begin(), leader.begin() + n_, split(nub, q, threads).begin) -
                                   leader.begin());
   }
-  int count() const { return static_cast<int>(leader.size()); }
+  int count() const { return n_; }
+
+ private:
+  int n_ = 0;
 };
 
 template <class Cell, class V>
@@ -108,15 +111,15 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   const bool fused_x = fused_input<Cell, T>(B, I, H),
              block_x = block_input<Cell, V>(Tn, B, I, H) && (vp.n > 2 || a.frozen_id != 0);
   const bool gemm_x = !fused_x && !block_x;
-  PoolBuffer<T> xc(vp.all || !gemm_x ? 0 : static_cast<size_t>(vp.n) * I);
+  WorkBuffer<T> xc(vp.all || !gemm_x ? 0 : static_cast<size_t>(vp.n) * I);
   if (!vp.all && gemm_x) vp.gather(a.lengths, Tn, B, a.x, I, xc.data());
-  PoolBuffer<T> xw(gemm_x ? static_cast<size_t>(vp.n) * GH : 0);
+  WorkBuffer<T> xw(gemm_x ? static_cast<size_t>(vp.n) * GH : 0);
   if (gemm_x)
     gemm(false, true, vp.n, GH, I, T(1), vp.all ? a.x : xc.data(), I, a.w_ih, I, T(0), xw.data(), GH, a.threads);
   // bx joins the x part; bh stays with the h part only where the cell needs it apart (GRU b_hn).
   // Both also per unit block, in a tile's column order (zero past H): the tiles start from them.
   const int nub = (H + L - 1) / L;
-  std::vector<T> bx(GH), bx_tile(static_cast<size_t>(nub) * NC, T(0)), bh_tile(static_cast<size_t>(nub) * NC, T(0));
+  Scratch<T> bx(GH), bx_tile(static_cast<size_t>(nub) * NC), bh_tile(static_cast<size_t>(nub) * NC);
   bool any_bh = false;
   for (int g = 0; g < G; ++g)
     for (int j = 0; j < H; ++j) {
@@ -134,17 +137,17 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   const T* packed = pw.data;
   const T* packed_x = pwx.data;
   // block_x: the x rows of the valid pairs, and each block's projections [nub][vp.n][NC], bx in.
-  std::vector<const T*> xpairs(block_x ? vp.n : 0);
-  PoolBuffer<T> xwt(block_x ? static_cast<size_t>(nub) * vp.n * NC : 0);
+  Scratch<const T*> xpairs(block_x ? vp.n : 0);
+  WorkBuffer<T> xwt(block_x ? static_cast<size_t>(nub) * vp.n * NC : 0);
   if (block_x) {
-    std::vector<int> rows(B);
+    Scratch<int> rows(B);
     for (int t = 0; t < Tn; ++t) {
       const int nact = active_rows(a.lengths, B, t, rows.data());
       for (int i = 0; i < nact; ++i) xpairs[vp.off[t] + i] = a.x + (static_cast<long>(t) * B + rows[i]) * I;
     }
   }
-  PoolBuffer<T> hbuf(2 * BH), cbuf(Cell::kCellState ? BH : 0), rh(Cell::kResetBefore ? BH : 0);
-  PoolBuffer<T> step_gates(Cell::kResetBefore && !train ? static_cast<size_t>(nub) * B * NC : 0);
+  WorkBuffer<T> hbuf(2 * BH), cbuf(Cell::kCellState ? BH : 0), rh(Cell::kResetBefore ? BH : 0);
+  WorkBuffer<T> step_gates(Cell::kResetBefore && !train ? static_cast<size_t>(nub) * B * NC : 0);
   const int threads = loop_threads(a.threads, B, G, H, fused_x ? H + I : H, Tn, kForwardMacsPerStep);
   std::copy(a.h0, a.h0 + BH, hbuf.data());
   if (Cell::kCellState) std::copy(a.c0, a.c0 + BH, cbuf.data());
@@ -174,7 +177,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
                                 : std::max(1, std::min(kRowPanels, kMaxPanelAccumulators / (B * kVecs)));
   const long ldacc = group * NC;
   // led[ub]: how many blocks block ub leads (0: it belongs to another block's group), fixed for the call.
-  std::vector<int> led(nub, 0);
+  Scratch<int> led(nub);
   const int ranges = row_groups ? threads : 1;  // groups within each thread's slice
   for (int q = 0; q < ranges; ++q) {
     const Slice range = split(nub, q, ranges);
@@ -201,7 +204,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   // B=64 (W2's shape) inference 1.036x; batch 1 and 8 (no input tiles in the step) even.
   const long xpre_block = static_cast<long>(B) * ldacc;
   const bool ahead_always = fused_x && input_tiles_ahead_always();
-  PoolBuffer<T> xpre(fused_x ? static_cast<size_t>(nub) * xpre_block : 0);
+  WorkBuffer<T> xpre(fused_x ? static_cast<size_t>(nub) * xpre_block : 0);
   std::unique_ptr<std::atomic<int>[]> xstate(fused_x ? new std::atomic<int>[nub] : nullptr);
   for (int ub = 0; ub < nub && fused_x; ++ub) xstate[ub].store(-1, std::memory_order_relaxed);
   const auto x_tile = [&](const T* const* xr, int nr, int ub, int nq, T* dst) {
@@ -242,11 +245,11 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
                          NC, bx_tile.data() + tb);
         }
       });
-    std::vector<int> rows(B);
-    std::vector<const T*> arows(B), xrows(fused_x ? B : 0);
-    std::vector<T> acc(static_cast<size_t>(B) * ldacc), accx(fused_x ? static_cast<size_t>(B) * ldacc : 0);
-    std::vector<int> next_rows(fused_x ? B : 0);
-    std::vector<const T*> next_xrows(fused_x ? B : 0);
+    Scratch<int> rows(B);
+    Scratch<const T*> arows(B), xrows(fused_x ? B : 0);
+    Scratch<T> acc(static_cast<size_t>(B) * ldacc), accx(fused_x ? static_cast<size_t>(B) * ldacc : 0);
+    Scratch<int> next_rows(fused_x ? B : 0);
+    Scratch<const T*> next_xrows(fused_x ? B : 0);
     int next_step = -1, next_nact = 0, fill_from = 0;
     const Slice own = split(nub, part, threads);
     // One of this member's blocks' x parts of step s+1, if one is left to do: whether it did one.

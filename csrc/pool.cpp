@@ -17,7 +17,7 @@ namespace {
 constexpr size_t kAlign = 64;
 constexpr size_t kHeader = 64;                   // holds the block size; keeps the payload aligned
 constexpr size_t kCap = size_t(512) << 20;       // cached bytes kept at most
-constexpr size_t kSmall = size_t(64) << 10;      // below this malloc is cheap: not cached
+constexpr size_t kSmall = kPooledFromBytes;
 
 struct Pool {
   std::mutex m;

@@ -7,6 +7,9 @@
 
 namespace fusedrnn {
 
+// Blocks smaller than this are not cached: malloc is cheap for them.
+constexpr size_t kPooledFromBytes = size_t(64) << 10;
+
 // 64-byte-aligned block of at least `bytes` bytes (contents undefined); never null.
 void* pool_alloc(size_t bytes);
 // Returns a block from pool_alloc; it is kept for reuse while the pool holds under its cap.

@@ -173,13 +173,13 @@ double weight_gradient(const typename V::Elem* A, long lda, int M, long K, const
   const int team = team0 < nchunks ? team0 : nchunks;
   const bool serial = team <= 1 || static_cast<long>(M) * K * nnt * NR < (1L << 21);
 
-  PoolBuffer<T> bpack(static_cast<size_t>(nnt) * K * NR);
+  WorkBuffer<T> bpack(static_cast<size_t>(nnt) * K * NR);
   // Every member's A block, taken from the pool here: taken in the region, the members' calls
   // met on the pool's mutex, and the one put to sleep there woke 50-150 us later (perf's
   // sched_switch: in one W3 backward in three to eight).
   const size_t apack_size = static_cast<size_t>((mtiles + nchunks - 1) / nchunks) * KC * MR;
-  PoolBuffer<T> apacks(static_cast<size_t>(serial ? 1 : team) * apack_size);
-  std::vector<double> tile_sq(static_cast<size_t>(nnt) * mtiles);  // each tile's squares, added in order
+  WorkBuffer<T> apacks(static_cast<size_t>(serial ? 1 : team) * apack_size);
+  Scratch<double> tile_sq(static_cast<size_t>(nnt) * mtiles);  // each tile's squares, added in order
 #ifdef _OPENMP
 #pragma omp parallel num_threads(serial ? 1 : team)
 #endif

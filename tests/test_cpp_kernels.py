@@ -339,6 +339,25 @@ def test_frozen_short_calls_take_the_input_tiles(rng, cell_name, simd):
                         assert_close(f"{label} {name}", results[0][name], getattr(expected, name), np.float32)
 
 
+@pytest.mark.parametrize("cell_name", ["lstm", "gru_reset_before"])
+def test_working_arrays_beyond_a_threads_arena(rng, cell_name):
+    """A call's small working arrays come from an arena per thread (csrc/scratch.h); those of a
+    batch of 1100 rows in float64 outgrow it (a member's tile results alone are over 256 KB) and
+    go to the heap. Both kinds, and small calls before and after on the same threads, give the
+    reference's results and the same bits each time."""
+    cell = cells.CELLS[cell_name]
+    ref, cpp = get("numpy"), get("cpp")
+    small = make_problem(rng, cell, 3, 2, 5, 7, np.float64)
+    large = make_problem(rng, cell, 2, 1100, 5, 17, np.float64)
+    with exact_threads(_core.simd_path()):
+        small_first = run(cpp, cell, small, reverse=False, clip_value=0.5)
+        expected = run(ref, cell, large, False, clip_value=0.5)
+        actual = run_on_1_2_3_threads(cpp, cell, large, cell_name, reverse=False, clip_value=0.5)
+        for name in expected:
+            assert_close(f"{cell_name} {name}", actual[name], expected[name], np.float64)
+        _same_bits(small_first, run(cpp, cell, small, reverse=False, clip_value=0.5), f"{cell_name} small after large")
+
+
 def test_concurrent_calls_from_python_threads(rng):
     cell = cells.CELLS["lstm"]
     cpp = get("cpp")
