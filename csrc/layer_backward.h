@@ -48,7 +48,7 @@ void input_gradient(const typename V::Elem* dg, long ldg, long rows, int G, int 
   const int team = static_cast<int>(std::max(1L, std::min<long>(threads, nchunks)));
   nchunks = (nchunks + team - 1) / team * team;
   const int ncb = (I + kBlock - 1) / kBlock, nfull = I / kBlock;
-  PackedW<T> pw = get_packed(w_ih, G, H, I, Panels::kBackward);
+  PackedW<T> pw = get_packed(w_ih, G, H, I, Panels::kBackward, 0, team);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(team)
 #endif
@@ -128,7 +128,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   T* dgh = kSplitH ? dgh_own.data() : dgx.data();
   Scratch<double> dbx(GH), dbh(kSplitH ? GH : 0);
   const int nub = (H + L - 1) / L;
-  PackedW<T> pw = get_packed(a.w_hh, G, H, H, Panels::kBackward);
+  PackedW<T> pw = get_packed(a.w_hh, G, H, H, Panels::kBackward, 0, a.threads);
   const T* packed = pw.data;
   const int threads = loop_threads(a.threads, B, G, H, H, Tn, kBackwardMacsPerStep);
   T* D = a.dh0;

@@ -179,9 +179,10 @@ struct PackedW {
 // ones (pack_backward_panel: one per 16 of the K columns, [G*H][16]).
 // frozen_id (non-zero, ForwardArgs::frozen_id): an entry packed under the same id is used without
 // comparing bytes (which reads the array and the cache's copy of it: at batch 1, most of a one-step
-// call); a new entry is packed under it.
+// call); a new entry is packed under it. threads: how many may compare the bytes.
 template <typename T>
-PackedW<T> get_packed(const T* w, int G, int H, int K, Panels panels, unsigned long long frozen_id = 0) {
+PackedW<T> get_packed(const T* w, int G, int H, int K, Panels panels, unsigned long long frozen_id = 0,
+                      int threads = 1) {
   const bool fwd = panels == Panels::kForward;
   const long panel_count = ((fwd ? H : K) + kBlock - 1) / kBlock;
   const long panel_elems = (fwd ? static_cast<long>(K) : static_cast<long>(H)) * G * kBlock;
@@ -191,7 +192,7 @@ PackedW<T> get_packed(const T* w, int G, int H, int K, Panels panels, unsigned l
   PackedW<T> p{};
   p.w = w, p.G = G, p.H = H, p.K = K, p.panels = panels;
   p.blocks = static_cast<int>(panel_count), p.panel_elems = panel_elems;
-  p.hit = frozen_id != 0 ? find_frozen(w, bytes, layout, frozen_id) : find_packed(w, bytes, layout);
+  p.hit = frozen_id != 0 ? find_frozen(w, bytes, layout, frozen_id) : find_packed(w, bytes, layout, threads);
   if (p.hit) {
     p.data = reinterpret_cast<const T*>(p.hit->packed.data());
     return p;

@@ -131,9 +131,9 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
       any_bh = any_bh || apart;
     }
 
-  PackedW<T> pw = get_packed(a.w_hh, G, H, H, Panels::kForward, a.frozen_id);
+  PackedW<T> pw = get_packed(a.w_hh, G, H, H, Panels::kForward, a.frozen_id, a.threads);
   PackedW<T> pwx =
-      fused_x || block_x ? get_packed(a.w_ih, G, H, I, Panels::kForward, a.frozen_id) : PackedW<T>{};
+      fused_x || block_x ? get_packed(a.w_ih, G, H, I, Panels::kForward, a.frozen_id, a.threads) : PackedW<T>{};
   const T* packed = pw.data;
   const T* packed_x = pwx.data;
   // block_x: the x rows of the valid pairs, and each block's projections [nub][vp.n][NC], bx in.

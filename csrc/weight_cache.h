@@ -27,8 +27,10 @@ struct PackedWeights {
   PoolBuffer<char> packed;  // the packed copy
 };
 
-// The cached entry for (w, layout) when its bytes still equal w[0..bytes), else null.
-std::shared_ptr<const PackedWeights> find_packed(const void* w, size_t bytes, const PackedLayout& layout);
+// The cached entry for (w, layout) when its bytes still equal w[0..bytes), else null; the bytes
+// are compared on up to `threads` threads.
+std::shared_ptr<const PackedWeights> find_packed(const void* w, size_t bytes, const PackedLayout& layout,
+                                                 int threads = 1);
 // The entry packed for (w, layout) under frozen_id (non-zero), without comparing bytes, else
 // null: the id names a frozen snapshot, whose arrays never change while it lives; an address
 // reused after it dies comes with another id.

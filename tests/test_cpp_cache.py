@@ -17,7 +17,7 @@ from tolerance import assert_close
 from fusedrnn import _core  # noqa: E402  (a failed import is a failure, never a skip)
 from fusedrnn.backends import cpp as cpp_backend  # noqa: E402
 
-from test_cpp_kernels import frozen_ids, make_problem, run, _same_bits
+from test_cpp_kernels import exact_threads, frozen_ids, make_problem, run, _same_bits
 from test_frozen import _same
 
 
@@ -52,6 +52,28 @@ def test_in_place_weight_change_gives_new_results(rng, cell_name, shape):
     w.w_ih[-1, -1] += 0.5  # w_ih alone, one element of the last unit block
     changed_x = check("after an in-place change of w_ih")
     assert not np.array_equal(changed_x["y"], changed["y"])
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_in_place_change_of_a_large_weight_is_seen_on_any_team(rng, threads):
+    """From 512 KB on, a weight's bytes are compared with the cache's copy in 64 KB pieces over the
+    team (csrc/weight_cache.cpp): a change confined to the first piece, one in the middle or the
+    last must each give new results, on one thread and on several."""
+    cell = cells.CELLS["lstm"]
+    cpp = get("cpp")
+    problem = make_problem(rng, cell, 2, 1, 8, 230, np.float32)  # W_hh 920 x 230 floats: 846 KB, 14 pieces
+    w = problem[0]
+    assert w.w_hh.nbytes > 512 * 1024
+    with exact_threads(_core.simd_path()):
+        cpp_backend.set_num_threads(threads)
+        previous = run(cpp, cell, problem, reverse=False)
+        for flat in (5, w.w_hh.size // 2 + 3, w.w_hh.size - 1):  # first piece, a middle one, the last
+            w.w_hh.flat[flat] += 0.75
+            got = run(cpp, cell, problem, reverse=False)
+            fresh = LayerWeights(w.w_ih.copy(), w.w_hh.copy(), w.b_ih.copy(), w.b_hh.copy())
+            _same_bits(got, run(cpp, cell, (fresh, *problem[1:]), reverse=False), f"element {flat} changed")
+            assert not np.array_equal(got["y"], previous["y"]), f"element {flat}: results did not change"
+            previous = got
 
 
 def test_pooled_outputs_are_independent_and_released(rng):
