@@ -21,12 +21,13 @@ _X, _H0, _C0, _FIRST_PARAM = 3, 4, 5, 7
 
 def _view(tensor: torch.Tensor) -> np.ndarray:
     """The tensor's memory as a C-contiguous array: a view when the tensor is contiguous, else a copy."""
-    return np.ascontiguousarray(tensor.detach().numpy())
+    array = tensor.detach().numpy()
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:
     """A tensor sharing the array's memory (copied only where torch.from_numpy cannot share it)."""
-    if not array.flags.writeable or any(stride < 0 for stride in array.strides):
+    if not array.flags.writeable or min(array.strides, default=0) < 0:
         array = array.copy()
     return torch.from_numpy(array)
 

@@ -6,6 +6,7 @@ output (T, B, D*H) likewise; h_0 / c_0 / h_n / c_n (L*D, B, H), or (L*D, H) unba
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -33,6 +34,14 @@ def _check_tensor(value, name: str) -> torch.Tensor:
     if value.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{name}: expected dtype torch.float32 or torch.float64, got {value.dtype}")
     return value
+
+
+@functools.lru_cache(maxsize=64)
+def _config(cell: CellSpec, input_size: int, hidden_size: int, num_layers: int, bidirectional: bool, bias: bool,
+            dropout: float) -> network.Config:
+    """network.Config of these fields, made once (a frozen dataclass's __init__ took 1.2 us a call)."""
+    return network.Config(cell=cell, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers,
+                          bidirectional=bidirectional, bias=bias, dropout=dropout)
 
 
 def _check_bool(value, name: str) -> bool:
@@ -74,7 +83,7 @@ class RecurrentBase(nn.Module):
         self._flat_weights_names = list(shapes)
         for name, shape in shapes.items():
             self.register_parameter(name, nn.Parameter(torch.empty(shape, device=device, dtype=dtype)))
-        self._parameters_dtype()  # refuses a GPU device or a dtype other than float32 / float64 now
+        self._checked_parameters()  # refuses a GPU device or a dtype other than float32 / float64 now
         self.reset_parameters()
 
     def _cell(self) -> CellSpec:
@@ -118,7 +127,7 @@ class RecurrentBase(nn.Module):
         (sorted or not); the output has the same form. hx: h_0, or (h_0, c_0) for LSTM, (L*D, B, H)
         in the caller's batch order; zeros when None. Dropout between layers acts in training mode.
         """
-        dtype = self._parameters_dtype()
+        params, dtype = self._checked_parameters()
         packed = isinstance(input, PackedSequence)
         if packed:
             data, batch_sizes, sorted_indices, unsorted_indices = input
@@ -155,18 +164,9 @@ class RecurrentBase(nn.Module):
         dropout_active = self.training and self.dropout > 0 and self.num_layers > 1
         # Masks come from a seed drawn from torch's generator, so torch.manual_seed reproduces them.
         seed = int(torch.randint(0, 2**62, (1,)).item()) if dropout_active else None
-        config = network.Config(
-            cell=self._cell(),
-            input_size=self.input_size,
-            hidden_size=self.hidden_size,
-            num_layers=self.num_layers,
-            bidirectional=self.bidirectional,
-            bias=self.bias,
-            dropout=self.dropout if dropout_active else 0.0,
-        )
-        names = tuple(self._flat_weights_names)
-        params = tuple(getattr(self, name) for name in names)
-        outputs = run(config, names, seed, x.contiguous(), h0, c0, lengths, params)
+        config = _config(self._cell(), self.input_size, self.hidden_size, self.num_layers, self.bidirectional,
+                         self.bias, self.dropout if dropout_active else 0.0)
+        outputs = run(config, tuple(self._flat_weights_names), seed, x.contiguous(), h0, c0, lengths, params)
         y, states = outputs[0], list(outputs[1:])
 
         if packed:
@@ -181,15 +181,20 @@ class RecurrentBase(nn.Module):
             output = y.transpose(0, 1) if self.batch_first else y
         return output, (tuple(states) if len(states) == 2 else states[0])
 
-    def _parameters_dtype(self) -> torch.dtype:
-        """The one dtype of every parameter; refuses GPU, mixed or non-float32/64 parameters."""
-        dtypes = set()
-        for name in self._flat_weights_names:
-            _check_tensor(getattr(self, name), name)
-            dtypes.add(getattr(self, name).dtype)
-        if len(dtypes) != 1:
-            raise TypeError(f"parameters: expected one dtype for every parameter, got {sorted(map(str, dtypes))}")
-        return dtypes.pop()
+    def _checked_parameters(self) -> tuple[tuple[torch.Tensor, ...], torch.dtype]:
+        """The parameters in torch.nn's order and their one dtype; refuses GPU, mixed or non-float32/64
+        parameters. Each looked up once, in _parameters where it is registered (getattr on a Module
+        costs 0.6 us; all of this took 7 us of a 43 us one-step call)."""
+        registered = self._parameters
+        names = self._flat_weights_names
+        params = tuple(registered[name] if name in registered else getattr(self, name) for name in names)
+        for name, param in zip(names, params):
+            _check_tensor(param, name)
+        dtype = params[0].dtype
+        if any(param.dtype != dtype for param in params):
+            dtypes = sorted({str(param.dtype) for param in params})
+            raise TypeError(f"parameters: expected one dtype for every parameter, got {dtypes}")
+        return params, dtype
 
     def _initial_state(self, hx, batched: bool, B: int, dtype: torch.dtype):
         """(h0, c0) as contiguous [L*D, B, H] tensors (c0 None unless LSTM), or (None, None) when hx is None."""
