@@ -19,7 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 
 KEEP_MARKER = "<!-- kept by report.py: hand-written notes below this line survive regeneration -->"
-ORDER = ("fusedrnn-cpp", "fusedrnn-numba", "fusedrnn-numpy", "torch", "onnxruntime")
+ORDER = ("fusedrnn-cpp", "fusedrnn-numba", "fusedrnn-numpy", "fusedrnn.torch", "torch", "onnxruntime")
 
 # (workload, what, against, at least): speed-up of fusedrnn-cpp over `against` (issue 5)
 TARGETS = [

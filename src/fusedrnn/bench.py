@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from .bench_runners import (
+    ADAPTER,
     IMPLS,
     PEERS,
     NotApplicable,
@@ -156,7 +157,7 @@ def _say_skipped(skipped, impls, workloads) -> None:
     for impl in impls:
         reasons = by_impl.get(impl, {})
         if len(reasons) == len(workloads) and len(set(reasons.values())) == 1:
-            kind = "peer" if impl in PEERS else "backend"
+            kind = "peer" if impl in PEERS else "adapter" if impl == ADAPTER else "backend"
             print(f"skipped {kind} {impl}: {next(iter(reasons.values()))}", file=sys.stderr)
         else:
             for name, reason in reasons.items():

@@ -9,6 +9,7 @@ Shared by bench/ and ``python -m fusedrnn bench``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import os
@@ -25,8 +26,10 @@ from .threads import set_num_threads
 from .workloads import Workload, gemm_flops
 
 FUSEDRNN_IMPLS = tuple(f"fusedrnn-{name}" for name in backends.ORDER)
+ADAPTER = "fusedrnn.torch"
+"""fusedrnn.torch's modules, the drop-in torch.nn.LSTM / GRU / RNN, run on the cpp backend through autograd."""
 PEERS = ("torch", "onnxruntime")
-IMPLS = FUSEDRNN_IMPLS + PEERS
+IMPLS = FUSEDRNN_IMPLS + (ADAPTER,) + PEERS
 
 NUMPY_MAX_GFLOP = 6.0
 """The numpy reference is only timed on workloads up to this size (its per-step Python loop is slow)."""
@@ -112,6 +115,8 @@ def why_missing(impl: str) -> str | None:
         name = impl.removeprefix("fusedrnn-")
         reason = backends.why(name)
         return None if reason is None else f"backend {name!r} unavailable: {reason}"
+    if impl == ADAPTER and backends.why("cpp") is not None:
+        return f"backend 'cpp' unavailable: {backends.why('cpp')}"
     for module in _modules_for(impl):
         try:
             importlib.import_module(module)
@@ -121,7 +126,7 @@ def why_missing(impl: str) -> str | None:
 
 
 def _modules_for(impl: str) -> tuple[str, ...]:
-    if impl == "torch":
+    if impl in ("torch", ADAPTER):
         return ("torch",)
     try:  # our converter when it is there; otherwise the model is exported through torch
         importlib.import_module("fusedrnn.convert.onnx")
@@ -171,8 +176,8 @@ def make_runner(impl: str, workload: Workload, threads: int, *, warmup: int = 2)
     params, data = make_params(workload), make_data(workload)
     if impl.startswith("fusedrnn-"):
         parts = _fusedrnn(impl.removeprefix("fusedrnn-"), workload, params, data)
-    elif impl == "torch":
-        parts = _torch(workload, params, data, threads)
+    elif impl in ("torch", ADAPTER):
+        parts = _torch(workload, params, data, threads, adapter=impl == ADAPTER)
     else:
         parts = _onnxruntime(workload, params, data, threads)
     runner = Runner(impl, workload, threads, *parts)
@@ -245,39 +250,53 @@ def _fusedrnn(backend: str, w: Workload, params, data: Data):
 
 # ---- torch.nn ----------------------------------------------------------------------------------
 
-def torch_module(workload: Workload, params: dict[str, np.ndarray]):
-    """torch.nn.LSTM / GRU / RNN with these parameters (PyTorch's GRU is the linear-before-reset form)."""
+def torch_module(workload: Workload, params: dict[str, np.ndarray], *, adapter: bool = False):
+    """torch.nn.LSTM / GRU / RNN with these parameters (PyTorch's GRU is the linear-before-reset form);
+    adapter: fusedrnn.torch's module of the same name instead."""
     import torch
 
+    if adapter:
+        from . import torch as nn
+    else:
+        nn = torch.nn
     w = workload
     common = dict(num_layers=w.L, bidirectional=w.bidirectional, dtype=getattr(torch, w.dtype))
     if w.cell == "lstm":
-        module = torch.nn.LSTM(w.I, w.H, **common)
+        module = nn.LSTM(w.I, w.H, **common)
     elif w.cell == "gru":
-        module = torch.nn.GRU(w.I, w.H, **common)
+        module = nn.GRU(w.I, w.H, **common)
     elif w.cell in ("rnn_tanh", "rnn_relu"):
-        module = torch.nn.RNN(w.I, w.H, nonlinearity=w.cell.removeprefix("rnn_"), **common)
+        module = nn.RNN(w.I, w.H, nonlinearity=w.cell.removeprefix("rnn_"), **common)
     else:
         raise NotApplicable(f"torch.nn has no {w.cell} cell")
     module.load_state_dict({name: torch.from_numpy(value.copy()) for name, value in params.items()})
     return module
 
 
-def _torch(w: Workload, params, data: Data, threads: int):
+def _cpp_backend():
+    import fusedrnn as fr
+
+    return fr.use_backend("cpp")
+
+
+def _torch(w: Workload, params, data: Data, threads: int, *, adapter: bool = False):
+    """torch.nn's module, or (adapter) fusedrnn.torch's on the cpp backend: the same calls either way."""
     import torch
 
     torch.set_num_threads(threads)
-    module = torch_module(w, params)
+    module = torch_module(w, params, adapter=adapter)
+    backend = _cpp_backend if adapter else contextlib.nullcontext  # the adapter as the fusedrnn-cpp runners
     x = torch.from_numpy(data.x)
     dy = torch.from_numpy(data.dy)
     lengths = None if data.lengths is None else torch.from_numpy(data.lengths)
 
     def run(inp):
-        if lengths is None:
-            return module(inp)[0]
-        # what a PyTorch user does with ragged batches: pack, run, pad back
-        packed = torch.nn.utils.rnn.pack_padded_sequence(inp, lengths, enforce_sorted=False)
-        return torch.nn.utils.rnn.pad_packed_sequence(module(packed)[0], total_length=w.T)[0]
+        with backend():
+            if lengths is None:
+                return module(inp)[0]
+            # what a PyTorch user does with ragged batches: pack, run, pad back
+            packed = torch.nn.utils.rnn.pack_padded_sequence(inp, lengths, enforce_sorted=False)
+            return torch.nn.utils.rnn.pad_packed_sequence(module(packed)[0], total_length=w.T)[0]
 
     if not w.train:
         module.eval()
