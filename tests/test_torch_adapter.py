@@ -239,9 +239,9 @@ def test_gradients_only_where_needed(on_backend):
     # The autograd node itself returns None for every input that needs no gradient.
     y, (h_n, c_n) = ours(x, hx)
     grads = y.grad_fn.apply(torch.ones_like(y), torch.ones_like(h_n), torch.ones_like(c_n))
-    names = ["config", "names", "seed", "x", "h0", "c0", "lengths", *ours._flat_weights_names]
+    names = ["config", "names", "seed", "x", "h0", "c0", "lengths", "batch_sizes", *ours._flat_weights_names]
     missing = {name for name, g in zip(names, grads, strict=True) if g is None}
-    assert missing == {"config", "names", "seed", "x", "c0", "lengths", "weight_hh_l1"}
+    assert missing == {"config", "names", "seed", "x", "c0", "lengths", "batch_sizes", "weight_hh_l1"}
 
 
 def test_inference_keeps_no_graph_and_gives_the_same_outputs(on_backend):
@@ -387,6 +387,15 @@ def test_caller_tensors_are_never_modified_and_in_place_changes_are_caught(on_ba
                      TypeError, r"c_0: expected dtype torch.float64", id="lstm-c0-dtype"),
         pytest.param(lambda: frt.LSTM(3, 4).half(), lambda m: m(torch.zeros(2, 2, 3, dtype=torch.float16)),
                      TypeError, r"weight_ih_l0: expected dtype", id="module-half"),
+        pytest.param(lambda: frt.GRU(3, 4), lambda m: m(PackedSequence(torch.zeros(3, 1, 3), torch.tensor([2, 1]))),
+                     ValueError, r"input.data: expected 2 dimensions \(N, I\)", id="packed-data-3d"),
+        pytest.param(lambda: frt.GRU(3, 4), lambda m: m(PackedSequence(torch.zeros(4, 3), torch.tensor([2, 1]))),
+                     ValueError, r"input.batch_sizes: expected .* summing to the 4 rows", id="packed-sizes-sum"),
+        pytest.param(lambda: frt.GRU(3, 4), lambda m: m(PackedSequence(torch.zeros(3, 3), torch.tensor([1, 2]))),
+                     ValueError, r"input.batch_sizes: expected positive non-increasing", id="packed-sizes-increasing"),
+        pytest.param(lambda: frt.GRU(3, 4), lambda m: m(PackedSequence(torch.zeros(3, 5), torch.tensor([2, 1]))),
+                     ValueError, r"input: expected I = input_size = 3 features, got input.data of shape \(3, 5\)",
+                     id="packed-I"),
     ],
 )
 def test_bad_input_raises_a_clear_error(make, call, error, match):

@@ -16,7 +16,7 @@ from .. import network
 from ..types import Clip
 
 # Positions of the tensor arguments of RecurrentFunction.apply (for ctx.needs_input_grad).
-_X, _H0, _C0, _FIRST_PARAM = 3, 4, 5, 7
+_X, _H0, _C0, _FIRST_PARAM = 3, 4, 5, 8
 
 
 def _view(tensor: torch.Tensor) -> np.ndarray:
@@ -32,9 +32,23 @@ def _tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(array)
 
 
-def _inputs(config: network.Config, x, h0, c0, names, params):
-    """NumPy views of the forward's tensors; zeros for an omitted initial state."""
-    xa = _view(x)
+def _rows_of_pack(batch_sizes: np.ndarray) -> np.ndarray:
+    """[T, B] bool: where a pack's rows sit in its padded (sorted) layout, in the pack's order
+    (step by step, rows 0..batch_sizes[t]-1), which is NumPy's order of a boolean index."""
+    return np.arange(batch_sizes[0])[None, :] < batch_sizes[:, None]
+
+
+def _padded(rows: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A pack's rows [N, F] in the padded layout [T, B, F], zeros past each sequence's end."""
+    out = np.zeros((*mask.shape, rows.shape[1]), rows.dtype)
+    out[mask] = rows
+    return out
+
+
+def _inputs(config: network.Config, x, h0, c0, names, params, mask=None):
+    """NumPy views of the forward's tensors (x padded from a pack's rows when mask is given); zeros for an
+    omitted initial state."""
+    xa = _view(x) if mask is None else _padded(_view(x), mask)
     shape = (config.num_layers * config.num_directions, xa.shape[1], config.hidden_size)
     h0a = np.zeros(shape, xa.dtype) if h0 is None else _view(h0)
     c0a = None
@@ -50,22 +64,27 @@ def _rng(seed: int | None) -> np.random.Generator | None:
 class RecurrentFunction(torch.autograd.Function):
     """y, h_n[, c_n] = network.forward(train=True); backward = network.backward with no clipping.
 
-    apply(config, names, seed, x, h0, c0, lengths, *params):
+    apply(config, names, seed, x, h0, c0, lengths, batch_sizes, *params):
       config:  network.Config (its dropout applies: pass dropout=0 outside training)
       names:   parameter names, in the order of params
       seed:    seeds the dropout masks (None when no dropout is drawn)
-      x:       [T, B, I] contiguous;  h0, c0: [L*D, B, H] or None (zeros; c0 None unless LSTM)
+      x:       [T, B, I] contiguous, or a pack's rows [N, I];  h0, c0: [L*D, B, H] or None (zeros; c0 None
+               unless LSTM)
       lengths: np.ndarray [B] int64, 1 <= lengths[b] <= T
-    Returns (y [T, B, D*H], h_n) or (y, h_n, c_n) for LSTM.
+      batch_sizes: None, or the pack's np.ndarray [T] int64: x and y are then its rows
+    Returns (y [T, B, D*H] or [N, D*H], h_n) or (y, h_n, c_n) for LSTM.
     Gradients are returned only where ctx.needs_input_grad asks for them.
     """
 
     @staticmethod
-    def forward(ctx, config, names, seed, x, h0, c0, lengths, *params):
-        xa, h0a, c0a, arrays = _inputs(config, x, h0, c0, names, params)
+    def forward(ctx, config, names, seed, x, h0, c0, lengths, batch_sizes, *params):
+        mask = None if batch_sizes is None else _rows_of_pack(batch_sizes)
+        xa, h0a, c0a, arrays = _inputs(config, x, h0, c0, names, params, mask)
         y, h_n, c_n, tape = network.forward(config, arrays, xa, h0a, c0a, lengths, train=True, rng=_rng(seed))
+        if mask is not None:
+            y = y[mask]
         outputs = tuple(_tensor(a) for a in (y, h_n, c_n) if a is not None)
-        ctx.tape, ctx.arrays = tape, arrays
+        ctx.tape, ctx.arrays, ctx.mask = tape, arrays, mask
         ctx.given = (h0 is not None, c0 is not None)
         # The tape reads these tensors' memory: saving them lets autograd's version counters
         # refuse a backward after any of them was modified in place.
@@ -79,31 +98,38 @@ class RecurrentFunction(torch.autograd.Function):
         tape = ctx.tape
         dtype = tape.dtype
         need = ctx.needs_input_grad
+        dy = np.ascontiguousarray(_view(dy), dtype=dtype)
         result = network.backward(
             tape,
             ctx.arrays,
-            np.ascontiguousarray(_view(dy), dtype=dtype),
+            dy if ctx.mask is None else _padded(dy, ctx.mask),
             np.ascontiguousarray(_view(dh_n), dtype=dtype),
             None if dc_n is None else np.ascontiguousarray(_view(dc_n), dtype=dtype),
             Clip(),
             need_dx=need[_X],  # as torch's own RNNs, no dx product for an input without requires_grad
         )
-        dx = _tensor(result.dx) if need[_X] else None
+        dx = None
+        if need[_X]:
+            dx = _tensor(result.dx if ctx.mask is None else result.dx[ctx.mask])
         dh0 = _tensor(result.dh0) if need[_H0] and ctx.given[0] else None
         dc0 = _tensor(result.dc0) if need[_C0] and ctx.given[1] else None
         dparams = [
             _tensor(grad) if need[_FIRST_PARAM + k] else None for k, grad in enumerate(result.params.values())
         ]
-        return (None, None, None, dx, dh0, dc0, None, *dparams)
+        return (None, None, None, dx, dh0, dc0, None, None, *dparams)
 
 
-def run(config: network.Config, names, seed, x, h0, c0, lengths, params):
-    """RecurrentFunction when autograd will need it, else the forward alone (nothing kept for backward)."""
+def run(config: network.Config, names, seed, x, h0, c0, lengths, params, batch_sizes=None):
+    """RecurrentFunction when autograd will need it, else the forward alone (nothing kept for backward).
+    batch_sizes: a pack's (np.ndarray [T]) when x holds its rows."""
     tensors = [t for t in (x, h0, c0, *params) if t is not None]
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        return RecurrentFunction.apply(config, names, seed, x, h0, c0, lengths, *params)
-    xa, h0a, c0a, arrays = _inputs(config, x, h0, c0, names, params)
+        return RecurrentFunction.apply(config, names, seed, x, h0, c0, lengths, batch_sizes, *params)
+    mask = None if batch_sizes is None else _rows_of_pack(batch_sizes)
+    xa, h0a, c0a, arrays = _inputs(config, x, h0, c0, names, params, mask)
     # train=True only to draw dropout masks (training mode under no_grad); the tape is dropped.
     train = seed is not None
     y, h_n, c_n, _ = network.forward(config, arrays, xa, h0a, c0a, lengths, train=train, rng=_rng(seed))
+    if mask is not None:
+        y = y[mask]
     return tuple(_tensor(a) for a in (y, h_n, c_n) if a is not None)
