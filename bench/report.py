@@ -193,7 +193,7 @@ def _targets(results: Results, top: int) -> list[str]:
         met = "—" if measured is None else ("yes" if measured >= minimum else "**no**")
         lines.append(f"| {workload} | ≥ {minimum:g}x {against} | {_ratio(measured)} | {met} |")
     timed = {i for (w, i, t) in results.median if w == "W3-varlen"} | {i for (w, _, i, t) in results.alternation}
-    for impl in sorted({i for i in timed if i.startswith("fusedrnn")}, key=_order):
+    for impl in sorted({i for i in timed if i.startswith("fusedrnn-")}, key=_order):  # backends, not the adapter
         ratio, how = results.time_ratio("W3-varlen", "W3", impl, top)
         if ratio is not None:
             lines.append(f"| W3-varlen | ≤ 0.9 x time of W3 padded ({impl}, {how}) | {ratio:.2f} | "
