@@ -32,23 +32,23 @@ def _tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(array)
 
 
-def _rows_of_pack(batch_sizes: np.ndarray) -> np.ndarray:
+def rows_of_pack(batch_sizes: np.ndarray) -> np.ndarray:
     """[T, B] bool: where a pack's rows sit in its padded (sorted) layout, in the pack's order
     (step by step, rows 0..batch_sizes[t]-1), which is NumPy's order of a boolean index."""
     return np.arange(batch_sizes[0])[None, :] < batch_sizes[:, None]
 
 
-def _padded(rows: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """A pack's rows [N, F] in the padded layout [T, B, F], zeros past each sequence's end."""
-    out = np.zeros((*mask.shape, rows.shape[1]), rows.dtype)
-    out[mask] = rows
+def _padded(data: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """A pack's data [N, F] in the padded layout [T, B, F] (rows: rows_of_pack), zeros past each sequence's end."""
+    out = np.zeros((*rows.shape, data.shape[1]), data.dtype)
+    out[rows] = data
     return out
 
 
-def _inputs(config: network.Config, x, h0, c0, names, params, mask=None):
-    """NumPy views of the forward's tensors (x padded from a pack's rows when mask is given); zeros for an
+def _inputs(config: network.Config, x, h0, c0, names, params, rows=None):
+    """NumPy views of the forward's tensors (x padded from a pack's data when rows is given); zeros for an
     omitted initial state."""
-    xa = _view(x) if mask is None else _padded(_view(x), mask)
+    xa = _view(x) if rows is None else _padded(_view(x), rows)
     shape = (config.num_layers * config.num_directions, xa.shape[1], config.hidden_size)
     h0a = np.zeros(shape, xa.dtype) if h0 is None else _view(h0)
     c0a = None
@@ -64,27 +64,26 @@ def _rng(seed: int | None) -> np.random.Generator | None:
 class RecurrentFunction(torch.autograd.Function):
     """y, h_n[, c_n] = network.forward(train=True); backward = network.backward with no clipping.
 
-    apply(config, names, seed, x, h0, c0, lengths, batch_sizes, *params):
+    apply(config, names, seed, x, h0, c0, lengths, rows, *params):
       config:  network.Config (its dropout applies: pass dropout=0 outside training)
       names:   parameter names, in the order of params
       seed:    seeds the dropout masks (None when no dropout is drawn)
       x:       [T, B, I] contiguous, or a pack's rows [N, I];  h0, c0: [L*D, B, H] or None (zeros; c0 None
                unless LSTM)
       lengths: np.ndarray [B] int64, 1 <= lengths[b] <= T
-      batch_sizes: None, or the pack's np.ndarray [T] int64: x and y are then its rows
+      rows:    None, or a pack's rows_of_pack [T, B]: x and y are then the pack's rows
     Returns (y [T, B, D*H] or [N, D*H], h_n) or (y, h_n, c_n) for LSTM.
     Gradients are returned only where ctx.needs_input_grad asks for them.
     """
 
     @staticmethod
-    def forward(ctx, config, names, seed, x, h0, c0, lengths, batch_sizes, *params):
-        mask = None if batch_sizes is None else _rows_of_pack(batch_sizes)
-        xa, h0a, c0a, arrays = _inputs(config, x, h0, c0, names, params, mask)
+    def forward(ctx, config, names, seed, x, h0, c0, lengths, rows, *params):
+        xa, h0a, c0a, arrays = _inputs(config, x, h0, c0, names, params, rows)
         y, h_n, c_n, tape = network.forward(config, arrays, xa, h0a, c0a, lengths, train=True, rng=_rng(seed))
-        if mask is not None:
-            y = y[mask]
+        if rows is not None:
+            y = y[rows]
         outputs = tuple(_tensor(a) for a in (y, h_n, c_n) if a is not None)
-        ctx.tape, ctx.arrays, ctx.mask = tape, arrays, mask
+        ctx.tape, ctx.arrays, ctx.rows = tape, arrays, rows
         ctx.given = (h0 is not None, c0 is not None)
         # The tape reads these tensors' memory: saving them lets autograd's version counters
         # refuse a backward after any of them was modified in place.
@@ -102,7 +101,7 @@ class RecurrentFunction(torch.autograd.Function):
         result = network.backward(
             tape,
             ctx.arrays,
-            dy if ctx.mask is None else _padded(dy, ctx.mask),
+            dy if ctx.rows is None else _padded(dy, ctx.rows),
             np.ascontiguousarray(_view(dh_n), dtype=dtype),
             None if dc_n is None else np.ascontiguousarray(_view(dc_n), dtype=dtype),
             Clip(),
@@ -110,7 +109,7 @@ class RecurrentFunction(torch.autograd.Function):
         )
         dx = None
         if need[_X]:
-            dx = _tensor(result.dx if ctx.mask is None else result.dx[ctx.mask])
+            dx = _tensor(result.dx if ctx.rows is None else result.dx[ctx.rows])
         dh0 = _tensor(result.dh0) if need[_H0] and ctx.given[0] else None
         dc0 = _tensor(result.dc0) if need[_C0] and ctx.given[1] else None
         dparams = [
@@ -119,17 +118,16 @@ class RecurrentFunction(torch.autograd.Function):
         return (None, None, None, dx, dh0, dc0, None, None, *dparams)
 
 
-def run(config: network.Config, names, seed, x, h0, c0, lengths, params, batch_sizes=None):
+def run(config: network.Config, names, seed, x, h0, c0, lengths, params, rows=None):
     """RecurrentFunction when autograd will need it, else the forward alone (nothing kept for backward).
-    batch_sizes: a pack's (np.ndarray [T]) when x holds its rows."""
+    rows: a pack's rows_of_pack when x holds the pack's rows."""
     tensors = [t for t in (x, h0, c0, *params) if t is not None]
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        return RecurrentFunction.apply(config, names, seed, x, h0, c0, lengths, batch_sizes, *params)
-    mask = None if batch_sizes is None else _rows_of_pack(batch_sizes)
-    xa, h0a, c0a, arrays = _inputs(config, x, h0, c0, names, params, mask)
+        return RecurrentFunction.apply(config, names, seed, x, h0, c0, lengths, rows, *params)
+    xa, h0a, c0a, arrays = _inputs(config, x, h0, c0, names, params, rows)
     # train=True only to draw dropout masks (training mode under no_grad); the tape is dropped.
     train = seed is not None
     y, h_n, c_n, _ = network.forward(config, arrays, xa, h0a, c0a, lengths, train=train, rng=_rng(seed))
-    if mask is not None:
-        y = y[mask]
+    if rows is not None:
+        y = y[rows]
     return tuple(_tensor(a) for a in (y, h_n, c_n) if a is not None)

@@ -18,7 +18,7 @@ from torch.nn.utils.rnn import PackedSequence
 from .. import cells, network, validate
 from ..cells import CellSpec
 from ..weights import param_shapes
-from .autograd import run
+from .autograd import rows_of_pack, run
 
 _FLOAT_DTYPES = (torch.float32, torch.float64)
 
@@ -169,8 +169,9 @@ class RecurrentBase(nn.Module):
         if packed and sorted_indices is not None:  # the caller's batch order -> the pack's
             h0 = None if h0 is None else h0.index_select(1, sorted_indices)
             c0 = None if c0 is None else c0.index_select(1, sorted_indices)
-        # A pack's sorted rows: row b runs for the steps whose batch size exceeds b.
-        lengths = np.full(B, T, np.int64) if not packed else (sizes[:, None] > np.arange(B)).sum(axis=0)
+        # A pack's rows in its padded (sorted) layout; row b runs for the steps whose batch size exceeds b.
+        rows = rows_of_pack(sizes) if packed else None
+        lengths = np.full(B, T, np.int64) if not packed else rows.sum(axis=0, dtype=np.int64)
 
         dropout_active = self.training and self.dropout > 0 and self.num_layers > 1
         # Masks come from a seed drawn from torch's generator, so torch.manual_seed reproduces them.
@@ -178,7 +179,7 @@ class RecurrentBase(nn.Module):
         config = _config(self._cell(), self.input_size, self.hidden_size, self.num_layers, self.bidirectional,
                          self.bias, self.dropout if dropout_active else 0.0)
         outputs = run(config, tuple(self._flat_weights_names), seed, x.contiguous(), h0, c0, lengths, params,
-                      batch_sizes=sizes if packed else None)
+                      rows=rows)
         y, states = outputs[0], list(outputs[1:])
 
         if packed:
