@@ -111,6 +111,12 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   const bool fused_x = fused_input<Cell, T>(B, I, H),
              block_x = block_input<Cell, V>(Tn, B, I, H) && (vp.n > 2 || a.frozen_id != 0);
   const bool gemm_x = !fused_x && !block_x;
+  // And in one step, h_{t-1}·W_hhᵀ from BLAS too: it reads W_hh once, where checking the cache's
+  // packing reads W_hh and the cache's copy, and then the packing. T=1 I=H=256, 2 threads, Intel
+  // Xeon (bench/ab_builds.py): B=1 LSTM 1.87x, GRU 1.30x, I=H=512 LSTM 1.97x, I=H=64 1.12x; B=2
+  // LSTM 1.70x, GRU 1.32x. Not at B=3 or 4, where OpenBLAS's products of 3 or 4 rows ran at
+  // 0.72-0.97x (and at 8-17 GFLOP/s in NumPy's), nor the reset-before GRU's second phase.
+  const bool gemm_h = Tn == 1 && gemm_x && !Cell::kResetBefore;
   WorkBuffer<T> xc(vp.all || !gemm_x ? 0 : static_cast<size_t>(vp.n) * I);
   if (!vp.all && gemm_x) vp.gather(a.lengths, Tn, B, a.x, I, xc.data());
   WorkBuffer<T> xw(gemm_x ? static_cast<size_t>(vp.n) * GH : 0);
@@ -131,7 +137,9 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
       any_bh = any_bh || apart;
     }
 
-  PackedW<T> pw = get_packed(a.w_hh, G, H, H, Panels::kForward, a.frozen_id, a.threads);
+  WorkBuffer<T> hw(gemm_h ? static_cast<size_t>(B) * GH : 0);
+  if (gemm_h) gemm(false, true, B, GH, H, T(1), a.h0, H, a.w_hh, H, T(0), hw.data(), GH, a.threads);
+  PackedW<T> pw = gemm_h ? PackedW<T>{} : get_packed(a.w_hh, G, H, H, Panels::kForward, a.frozen_id, a.threads);
   PackedW<T> pwx =
       fused_x || block_x ? get_packed(a.w_ih, G, H, I, Panels::kForward, a.frozen_id, a.threads) : PackedW<T>{};
   const T* packed = pw.data;
@@ -316,9 +324,17 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
         // Reset-before GRU, phase 1: only the r, z columns now; n needs r*h of all units.
         // The h part with bh in, the x part (fused_x) with bx in: the cell reads the tiles' rows.
         const size_t tb = static_cast<size_t>(ub) * NC;
-        const T* panel = packed + tb * H;
+        const T* panel = gemm_h ? nullptr : packed + tb * H;
         const T* bh_init = any_bh ? bh_tile.data() + tb : nullptr;
-        if (row_groups) {  // at most 4 rows (their x part from block_x or the GEMM)
+        if (gemm_h) {  // the GEMM's rows (gates H apart), bh in, in the tiles' layout
+          for (int q = ub; q < ub + nq; ++q) {
+            const int j0 = q * L, n = H - j0 < L ? H - j0 : L;
+            for (int i = 0; i < nact; ++i)
+              for (int g = 0; g < G; ++g)
+                sum_lanes<V>(acc.data() + i * ldacc + (q - ub) * NC + g * L, hw.data() + rows[i] * GH + g * H + j0,
+                             bh_tile.data() + static_cast<size_t>(q) * NC + g * L, n);
+          }
+        } else if (row_groups) {  // at most 4 rows (their x part from block_x or the GEMM)
           if constexpr (kRowPanels > 1) {
             if (nact > 0)
               rows_panels<V, kVecs>(arows.data(), nact, H, panel, NC, static_cast<long>(H) * NC, nq, acc.data(), ldacc,

@@ -339,6 +339,33 @@ def test_frozen_short_calls_take_the_input_tiles(rng, cell_name, simd):
                         assert_close(f"{label} {name}", results[0][name], getattr(expected, name), np.float32)
 
 
+@pytest.mark.parametrize("simd", SIMD_PATHS)
+@pytest.mark.parametrize("cell_name", CELL_NAMES)
+def test_one_step_calls_of_weights_not_frozen(rng, cell_name, simd):
+    """One step at batch 1 or 2 (one or two valid pairs), weights not frozen: h_{t-1}·W_hhᵀ comes from
+    BLAS on the caller's W_hh, not from the cache's packing (the reset-before GRU keeps the packing).
+    Training and inference forward and the backward against the reference, the same bits on 1, 2 and 3
+    threads, a W_hh of 512 KB or more (whose product runs on the team) and a small one, and a W_hh
+    changed in place between two calls."""
+    cell = cells.CELLS[cell_name]
+    ref, cpp = get("numpy"), get("cpp")
+    with exact_threads(simd):
+        big = int(np.ceil(np.sqrt(2**17 / cell.gates)))  # G*H*H float32 >= 512 KB
+        for B, lengths, H in [(1, [1], 19), (1, [1], big), (2, [1, 0], big), (2, [1, 1], 33)]:
+            problem = list(make_problem(rng, cell, 1, B, 23, H, np.float32))
+            problem[4] = np.array(lengths, np.int64)
+            for reverse in (False, True):
+                label = f"{cell_name} B={B} H={H} lengths={lengths} reverse={reverse}"
+                expected = run(ref, cell, problem, reverse)
+                actual = run_on_1_2_3_threads(cpp, cell, problem, label, reverse=reverse)
+                for name in expected:
+                    assert_close(f"{label} {name}", actual[name], expected[name], np.float32)
+            problem[0].w_hh[...] *= -0.5  # in place: the next call reads the new values
+            expected, actual = run(ref, cell, problem, False), run(cpp, cell, problem, False)
+            for name in expected:
+                assert_close(f"{cell_name} B={B} H={H} changed W_hh {name}", actual[name], expected[name], np.float32)
+
+
 @pytest.mark.parametrize("cell_name", ["lstm", "gru_reset_before"])
 def test_working_arrays_beyond_a_threads_arena(rng, cell_name):
     """A call's small working arrays come from an arena per thread (csrc/scratch.h); those of a
