@@ -12,6 +12,8 @@ reference, in fast mode on the default backend).
 from __future__ import annotations
 
 import contextlib
+import copy
+import pickle
 import subprocess
 import sys
 
@@ -239,9 +241,9 @@ def test_gradients_only_where_needed(on_backend):
     # The autograd node itself returns None for every input that needs no gradient.
     y, (h_n, c_n) = ours(x, hx)
     grads = y.grad_fn.apply(torch.ones_like(y), torch.ones_like(h_n), torch.ones_like(c_n))
-    names = ["config", "names", "seed", "x", "h0", "c0", "lengths", "rows", *ours._flat_weights_names]
+    names = ["config", "views", "seed", "x", "h0", "c0", "lengths", "rows", *ours._flat_weights_names]
     missing = {name for name, g in zip(names, grads, strict=True) if g is None}
-    assert missing == {"config", "names", "seed", "x", "c0", "lengths", "rows", "weight_hh_l1"}
+    assert missing == {"config", "views", "seed", "x", "c0", "lengths", "rows", "weight_hh_l1"}
 
 
 def test_inference_keeps_no_graph_and_gives_the_same_outputs(on_backend):
@@ -322,6 +324,53 @@ def test_contiguous_tensors_are_read_in_place(on_backend):
     first = node.tape.layers[0][0]
     assert np.shares_memory(first.x, x.detach().numpy()), "x was copied"
     assert np.shares_memory(first.h0, h0.detach().numpy()), "h0 was copied"
+
+
+def _same_inference(ours, theirs, x, label):
+    with torch.no_grad():
+        (y, final), (y_torch, final_torch) = ours(x), theirs(x)
+        for k, (a, b) in enumerate(zip([y, *flat(final)], [y_torch, *flat(final_torch)])):
+            assert_close(f"{label} output {k}", a.numpy(), b.numpy(), np.float64)
+
+
+def test_parameters_changed_in_any_way_between_calls_are_read_afresh(on_backend):
+    """The module keeps its parameters' NumPy views between calls (modules.py _parameter_views): every way
+    of changing a parameter reaches the next call, including those torch's version counter misses."""
+    gen = torch.Generator().manual_seed(15)
+    ours, theirs = twins("rnn_tanh", 4, 4, num_layers=2)  # a square W_hh: its transpose has its shape
+    x = torch.randn(3, 2, 4, dtype=torch.float64, generator=gen)
+    changes = {
+        "in place through .data": lambda m: m.weight_ih_l0.data.mul_(-0.5),
+        "through NumPy": lambda m: m.bias_hh_l1.detach().numpy().__setitem__(0, 0.7),
+        ".data a new tensor": lambda m: setattr(m.weight_hh_l0, "data", m.weight_hh_l0.data * 2 - 0.1),
+        ".data its transpose (not contiguous)": lambda m: setattr(m.weight_hh_l1, "data", m.weight_hh_l1.data.t()),
+        ".data contiguous again": lambda m: setattr(m.weight_hh_l1, "data", m.weight_hh_l1.data.contiguous()),
+        "a new Parameter": lambda m: setattr(m, "weight_ih_l1", torch.nn.Parameter(m.weight_ih_l1.detach() + 0.2)),
+    }
+    _same_inference(ours, theirs, x, "at first")
+    for label, change in changes.items():
+        with torch.no_grad():
+            change(ours)
+            change(theirs)
+        _same_inference(ours, theirs, x, label)
+        assert_all_close(run(ours, x.clone().requires_grad_(), None)[0],
+                         run(theirs, x.clone().requires_grad_(), None)[0], torch.float64)
+
+
+def test_copies_and_pickles_keep_no_views_of_the_parameters(on_backend):
+    gen = torch.Generator().manual_seed(16)
+    ours, theirs = twins("lstm", 3, 5)
+    x = torch.randn(4, 2, 3, dtype=torch.float64, generator=gen)
+    _same_inference(ours, theirs, x, "original")
+    assert ours._views_cache is not None
+    for label, other in (("deepcopy", copy.deepcopy(ours)), ("pickle", pickle.loads(pickle.dumps(ours)))):
+        assert other._views_cache is None, label
+        _same_inference(other, theirs, x, label)
+        with torch.no_grad():
+            other.weight_hh_l0.data.mul_(0.5)
+        with torch.no_grad():
+            assert not torch.equal(other(x)[0], ours(x)[0]), f"{label}: the copy's change was not seen"
+    _same_inference(ours, theirs, x, "original after its copies changed")
 
 
 def test_caller_tensors_are_never_modified_and_in_place_changes_are_caught(on_backend):

@@ -19,6 +19,17 @@ from ..types import Clip
 _X, _H0, _C0, _FIRST_PARAM = 3, 4, 5, 8
 
 
+class ParameterViews:
+    """A network's parameters as NumPy arrays by name (their memory, never written) and
+    network.stack_weights of them: what network.forward and network.backward read."""
+
+    __slots__ = ("arrays", "stack")
+
+    def __init__(self, config: network.Config, names, params) -> None:
+        self.arrays = {name: _view(p) for name, p in zip(names, params)}
+        self.stack = network.stack_weights(config, self.arrays, self.arrays[names[0]].dtype)
+
+
 def _view(tensor: torch.Tensor) -> np.ndarray:
     """The tensor's memory as a C-contiguous array: a view when the tensor is contiguous, else a copy."""
     array = tensor.detach().numpy()
@@ -45,8 +56,8 @@ def _padded(data: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _inputs(config: network.Config, x, h0, c0, names, params, rows=None):
-    """NumPy views of the forward's tensors (x padded from a pack's data when rows is given); zeros for an
+def _inputs(config: network.Config, x, h0, c0, rows=None):
+    """NumPy views of the forward's inputs (x padded from a pack's data when rows is given); zeros for an
     omitted initial state."""
     xa = _view(x) if rows is None else _padded(_view(x), rows)
     shape = (config.num_layers * config.num_directions, xa.shape[1], config.hidden_size)
@@ -54,7 +65,7 @@ def _inputs(config: network.Config, x, h0, c0, names, params, rows=None):
     c0a = None
     if config.cell.has_cell_state:
         c0a = np.zeros(shape, xa.dtype) if c0 is None else _view(c0)
-    return xa, h0a, c0a, {name: _view(p) for name, p in zip(names, params)}
+    return xa, h0a, c0a
 
 
 def _rng(seed: int | None) -> np.random.Generator | None:
@@ -64,9 +75,9 @@ def _rng(seed: int | None) -> np.random.Generator | None:
 class RecurrentFunction(torch.autograd.Function):
     """y, h_n[, c_n] = network.forward(train=True); backward = network.backward with no clipping.
 
-    apply(config, names, seed, x, h0, c0, lengths, rows, *params):
+    apply(config, views, seed, x, h0, c0, lengths, rows, *params):
       config:  network.Config (its dropout applies: pass dropout=0 outside training)
-      names:   parameter names, in the order of params
+      views:   ParameterViews of params (their names in the order of params)
       seed:    seeds the dropout masks (None when no dropout is drawn)
       x:       [T, B, I] contiguous, or a pack's rows [N, I];  h0, c0: [L*D, B, H] or None (zeros; c0 None
                unless LSTM)
@@ -77,13 +88,14 @@ class RecurrentFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, config, names, seed, x, h0, c0, lengths, rows, *params):
-        xa, h0a, c0a, arrays = _inputs(config, x, h0, c0, names, params, rows)
-        y, h_n, c_n, tape = network.forward(config, arrays, xa, h0a, c0a, lengths, train=True, rng=_rng(seed))
+    def forward(ctx, config, views, seed, x, h0, c0, lengths, rows, *params):
+        xa, h0a, c0a = _inputs(config, x, h0, c0, rows)
+        y, h_n, c_n, tape = network.forward(config, views.arrays, xa, h0a, c0a, lengths, train=True, rng=_rng(seed),
+                                            weights=views.stack)
         if rows is not None:
             y = y[rows]
         outputs = tuple(_tensor(a) for a in (y, h_n, c_n) if a is not None)
-        ctx.tape, ctx.arrays, ctx.rows = tape, arrays, rows
+        ctx.tape, ctx.arrays, ctx.rows = tape, views.arrays, rows
         ctx.given = (h0 is not None, c0 is not None)
         # The tape reads these tensors' memory: saving them lets autograd's version counters
         # refuse a backward after any of them was modified in place.
@@ -118,16 +130,17 @@ class RecurrentFunction(torch.autograd.Function):
         return (None, None, None, dx, dh0, dc0, None, None, *dparams)
 
 
-def run(config: network.Config, names, seed, x, h0, c0, lengths, params, rows=None):
+def run(config: network.Config, views: ParameterViews, seed, x, h0, c0, lengths, params, rows=None):
     """RecurrentFunction when autograd will need it, else the forward alone (nothing kept for backward).
-    rows: a pack's rows_of_pack when x holds the pack's rows."""
+    views: ParameterViews of params; rows: a pack's rows_of_pack when x holds the pack's rows."""
     tensors = [t for t in (x, h0, c0, *params) if t is not None]
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        return RecurrentFunction.apply(config, names, seed, x, h0, c0, lengths, rows, *params)
-    xa, h0a, c0a, arrays = _inputs(config, x, h0, c0, names, params, rows)
+        return RecurrentFunction.apply(config, views, seed, x, h0, c0, lengths, rows, *params)
+    xa, h0a, c0a = _inputs(config, x, h0, c0, rows)
     # train=True only to draw dropout masks (training mode under no_grad); the tape is dropped.
     train = seed is not None
-    y, h_n, c_n, _ = network.forward(config, arrays, xa, h0a, c0a, lengths, train=train, rng=_rng(seed))
+    y, h_n, c_n, _ = network.forward(config, views.arrays, xa, h0a, c0a, lengths, train=train, rng=_rng(seed),
+                                     weights=views.stack)
     if rows is not None:
         y = y[rows]
     return tuple(_tensor(a) for a in (y, h_n, c_n) if a is not None)
