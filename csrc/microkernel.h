@@ -95,7 +95,8 @@ inline void micro_row(const typename V::Elem* a, int K, const typename V::Elem* 
 // R rows (batch 1 to 4) against NP unit blocks' panels at once: panel q at P + q*pstride,
 // [K][ldp], its NV vectors per k; row i of C holds the blocks' columns one after another, ldp
 // apart, at C + i*ldc (init: one such row). Every element is one accumulator over k in order, as
-// in micro_tile. A GRU panel has three vectors per k, and one at a time (micro_row, two
+// in micro_tile: ascending, or descending where `down` (the time loop's zigzag, layer_forward.h).
+// A GRU panel has three vectors per k, and one at a time (micro_row, two
 // accumulators each) read a thread's 384 KB of W_hh at H=256 in about the time an LSTM thread
 // reads its 512 KB. Four at once, GRU T=100 B=1 I=H=256 at 2 threads on Zen 5
 // (bench/ab_builds.py, both orders): 1.08x and 1.14x; two: 0.95x against four, eight 0.80x.
@@ -105,7 +106,7 @@ inline void micro_row(const typename V::Elem* a, int K, const typename V::Elem* 
 // 54-59 GB/s one at a time, 63-73 two at once): four at once there.
 template <class V, int R, int NP, int NV, bool kInit>
 inline void micro_rows_panels(const typename V::Elem* const* A, int K, const typename V::Elem* P, int ldp,
-                              long pstride, typename V::Elem* C, long ldc, const typename V::Elem* init) {
+                              long pstride, typename V::Elem* C, long ldc, const typename V::Elem* init, bool down) {
   using T = typename V::Elem;
   V acc[R][NP][NV];
 #pragma GCC unroll 16
@@ -117,7 +118,8 @@ inline void micro_rows_panels(const typename V::Elem* const* A, int K, const typ
   const T* a[R];
 #pragma GCC unroll 16
   for (int i = 0; i < R; ++i) a[i] = A[i];
-  for (int k = 0; k < K; ++k) {
+  const int k0 = down ? K - 1 : 0, dk = down ? -1 : 1;
+  for (int n = 0, k = k0; n < K; ++n, k += dk) {
     V ak[R];
 #pragma GCC unroll 16
     for (int i = 0; i < R; ++i) ak[i] = V::set1(a[i][k]);
@@ -149,21 +151,22 @@ inline void micro_rows_panels(const typename V::Elem* const* A, int K, const typ
 constexpr int kMaxPanelAccumulators = 24;
 
 // micro_rows_panels for nrows (1..4) rows and np (1..8) panels at once where that is at most
-// kMaxPanelAccumulators (the layers' groups are sized so), else one panel at a time; plus init when given.
+// kMaxPanelAccumulators (the layers' groups are sized so), else one panel at a time; plus init when
+// given; k descending where `down`.
 template <class V, int NV>
 void rows_panels(const typename V::Elem* const* A, int nrows, int K, const typename V::Elem* P, int ldp, long pstride,
-                 int np, typename V::Elem* C, long ldc, const typename V::Elem* init) {
+                 int np, typename V::Elem* C, long ldc, const typename V::Elem* init, bool down = false) {
   auto with_rows = [&](auto rows, auto kinit) {
     constexpr int R = decltype(rows)::value;
     constexpr bool kInit = decltype(kinit)::value;
     auto panels = [&](auto n) {
       constexpr int NP = decltype(n)::value;
       if constexpr (R * NP * NV <= kMaxPanelAccumulators) {
-        micro_rows_panels<V, R, NP, NV, kInit>(A, K, P, ldp, pstride, C, ldc, init);
+        micro_rows_panels<V, R, NP, NV, kInit>(A, K, P, ldp, pstride, C, ldc, init, down);
       } else {
         for (int q = 0; q < NP; ++q)
           micro_rows_panels<V, R, 1, NV, kInit>(A, K, P + q * pstride, ldp, pstride, C + q * ldp, ldc,
-                                                kInit ? init + q * ldp : nullptr);
+                                                kInit ? init + q * ldp : nullptr, down);
       }
     };
     switch (np) {
