@@ -205,17 +205,19 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
   // (median of nine 1.04x), LSTM 0.98x-1.02x (median of six 1.01x); the W3 shape's training
   // forward (one block a group) 0.991x and 0.995x.
   const GroupUnits units(led, threads);
-  // Zigzag at batch 1: odd steps run each thread's groups in the reverse order and their k
-  // descending, so that a step begins on the panel lines the step before read last, still in the
-  // L1 (and where a thread's panels outgrow its L2, on the half the L2 still holds). The direction
-  // is a function of the step alone, never of the thread count: the same bits on any team. Not for
-  // the reset-before GRU, whose second phase reads other lines of the panels between two first
-  // phases, nor at batches of 2 to 4, whose steps were no faster for it. T=100 B=1 I=H=256
-  // frozen, 2 threads, Zen 5 (bench/ab_builds.py, both orders): LSTM 1.06x and 1.10x, GRU 1.08x
-  // and 1.09x, RNN(tanh) 1.11x and 1.12x; LSTM I=H=512 1.24x, GRU I=H=128 1.10x and 1.13x, LSTM
-  // T=1000 I=H=64 1.19x and 1.17x; weights not frozen LSTM 1.13x and 1.08x, its training forward
-  // 1.05x and 1.06x. Reset-before GRU (first phases only) 0.97x; LSTM B=2 0.96x and 1.00x.
-  const bool zigzag = row_groups && B == 1 && !Cell::kResetBefore;
+  // Zigzag (the rows_panels batches): odd steps run each thread's groups in the reverse order and
+  // their k descending, so that a step begins on the panel lines the step before read last, still
+  // in the L1, and where a thread's panels outgrow its L2, on the half the L2 still holds. The
+  // direction is a function of the step alone, never of the thread count: the same bits on any
+  // team. Not for the reset-before GRU, whose second phase reads other lines of the panels between
+  // two first phases. T=100 I=H=256 frozen, 2 threads, Zen 5 (bench/ab_builds.py, both orders):
+  // B=1 LSTM 1.06x and 1.10x, GRU 1.08x and 1.09x, RNN(tanh) 1.11x and 1.12x; B=1 LSTM I=H=512
+  // 1.24x, GRU I=H=128 1.10x and 1.13x, LSTM T=1000 I=H=64 1.19x and 1.17x; weights not frozen
+  // LSTM 1.13x and 1.08x, its training forward 1.05x and 1.06x; B=2 I=H=512 LSTM 1.19x and 1.20x,
+  // GRU 1.20x and 1.18x, B=4 LSTM 1.03x; where the panels fit the L2 at B=2 to 4 about even (LSTM
+  // B=2 1.02x, RNN(tanh) B=2 1.03x and 1.05x, GRU B=4 0.99x). Reset-before GRU (first phases
+  // only) 0.97x.
+  const bool zigzag = row_groups && !Cell::kResetBefore;
   // Set up before the region, with no barrier in it: a member that starts late (woken onto a busy
   // CPU) delays no one, the others take its blocks.
   BlockScheduler sched;

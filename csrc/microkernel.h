@@ -9,7 +9,7 @@
 // Every output element is one accumulator summed over k = 0..K-1 in order, whatever the
 // tile shape (a single row with few columns: two, micro_row): results do not depend on how
 // rows or columns are blocked or threaded. (rows_panels also sums in descending order, for
-// the time loop's zigzag at batch 1, chosen by the step alone.)
+// the time loop's zigzag at batches of 1 to 4, chosen by the step alone.)
 // With kInit, every row's accumulators start from `init` (a bias row, [ncols]) instead of 0,
 // so the tile's result needs no second pass to add it.
 #pragma once

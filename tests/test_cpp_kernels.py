@@ -276,9 +276,9 @@ def test_small_batches_run_groups_of_panels(rng, cell_name, dtype, simd):
     reset-before GRU in both its phases), in groups from the first block of each thread's slice
     (csrc/layer_forward.h, microkernel.h rows_panels): with H = 257 (17 unit blocks,
     the last of one unit) 1, 2 and 3 threads group the blocks differently, and must give the same
-    bits and the reference's results. At batch 1 odd steps run each thread's groups in reverse and
-    their k descending (the zigzag), which must not depend on the thread count either. Lengths 6,
-    4 and 0 of T = 6 at batch 1, and at batch 4
+    bits and the reference's results. Odd steps run each thread's groups in reverse and their k
+    descending (the zigzag), which must not depend on the thread count either. Lengths 6, 4 and 0
+    of T = 6 at batch 1, and at batch 4
     lengths that leave 4, 3, 2 and 1 rows active (steps where rows are frozen), both directions,
     the weights' own calls and a frozen snapshot's."""
     cell = cells.CELLS[cell_name]
