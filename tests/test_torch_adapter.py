@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gc
 import pickle
 import subprocess
 import sys
+import weakref
 
 import numpy as np
 import pytest
@@ -371,6 +373,25 @@ def test_copies_and_pickles_keep_no_views_of_the_parameters(on_backend):
         with torch.no_grad():
             assert not torch.equal(other(x)[0], ours(x)[0]), f"{label}: the copy's change was not seen"
     _same_inference(ours, theirs, x, "original after its copies changed")
+
+
+def test_a_replaced_parameters_memory_is_freed_at_the_next_call(on_backend):
+    """The kept views hold a parameter's memory until a call finds it replaced (README), no longer."""
+    ours = frt.LSTM(3, 4)
+    x = torch.randn(2, 1, 3)
+    memory = ours.weight_hh_l0.detach().numpy().copy()
+    ours.weight_hh_l0.data = torch.from_numpy(memory)      # the parameter's memory is this array
+    alive = weakref.ref(memory)
+    del memory
+    with torch.no_grad():
+        ours(x)
+    ours.weight_hh_l0.data = torch.zeros(16, 4)
+    gc.collect()
+    assert alive() is not None, "the kept views should still hold the old memory before a call"
+    with torch.no_grad():
+        ours(x)
+    gc.collect()
+    assert alive() is None, "the old memory outlived the call that replaced its views"
 
 
 def test_caller_tensors_are_never_modified_and_in_place_changes_are_caught(on_backend):
