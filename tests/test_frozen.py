@@ -4,6 +4,8 @@ calls of one or two steps, where the cpp backend rounds differently for a snapsh
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -66,6 +68,58 @@ def test_one_step_at_a_time_matches_one_call(backend, rng, make):
     np.testing.assert_allclose(np.concatenate(steps), y_full, rtol=1e-5, atol=1e-6)
     for got, expected in zip(_outputs((None, state))[1:], _outputs((None, final_full))[1:]):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def _copy_state(state):
+    return tuple(np.copy(a) for a in state) if isinstance(state, tuple) else np.copy(state)
+
+
+@pytest.mark.parametrize("make", [lambda: fr.LSTM(6, 20, seed=9), lambda: fr.GRU(6, 20, seed=10),
+                                  lambda: fr.GRU(6, 20, linear_before_reset=False, seed=11),
+                                  lambda: fr.RNN(6, 20, nonlinearity="relu", seed=12)])
+def test_one_layer_calls_without_lengths_take_the_shortcut_with_the_same_results(backend, rng, make):
+    """A one-layer snapshot called without lengths skips the general path (frozen.py _one_layer_call),
+    keeping full lengths and zero states from its last such call: its results are the general path's bit for
+    bit (an explicit full lengths takes that path) as the shape changes from call to call, with and without
+    the state a call returned; the states it returns are the caller's to change; and whatever it refuses
+    (x or a state it does not take as it is, T = 0) gets the general path's answer, errors included."""
+    net = make()
+    frozen = net.frozen()
+    with fr.use_backend(backend.name):
+        state = None
+        for i, (T, B) in enumerate([(1, 1), (1, 1), (3, 1), (3, 2), (1, 2), (2, 2), (5, 1)]):
+            x = rng.standard_normal((T, B, 6)).astype(np.float32)
+            if state is not None and _outputs((None, state))[1].shape[1] != B:
+                state = None
+            full = np.full(B, T)
+            got = frozen(x, state)
+            label = f"T={T} B={B} with{'out' if state is None else ''} a state"
+            _same(_outputs(got), _outputs(frozen(x, state, lengths=full)), label)
+            if T * B > 2:  # one or two pairs: the network's products come from BLAS (README)
+                _same(_outputs(got), _outputs(net(x, state, lengths=full)), f"{label}, the network")
+            state = _copy_state(got[1]) if i % 2 == 0 else None
+            for array in _outputs(got)[1:]:
+                array[...] = 7.0  # the caller's to change (never the kept zeros): later calls must not see it
+        x = rng.standard_normal((3, 1, 12)).astype(np.float32)  # three pairs: the network rounds as the snapshot
+        h = rng.standard_normal((1, 1, 20)).astype(np.float32)
+        given = (h, h.copy()) if net.cell.has_cell_state else h
+        strided = rng.standard_normal((1, 1, 40)).astype(np.float32)[:, :, ::2]
+        refused = {"x not contiguous": (x[:, :, ::2], None), "x float64": (x[:, :, :6].astype(np.float64), None),
+                   "x a list": (x[:, :, :6].tolist(), None), "T = 0": (np.zeros((0, 1, 6), np.float32), None),
+                   "a state not contiguous": (x[:, :, :6].copy(), (strided, h) if net.cell.has_cell_state else strided),
+                   "a state as a list (h, c)": (x[:, :, :6].copy(), list(given) if net.cell.has_cell_state else given)}
+        for label, (value, initial) in refused.items():
+            _same(_outputs(frozen(value, initial)), _outputs(net(value, initial)), label)
+        wrong_h = np.zeros((1, 2, 20), np.float32)
+        for bad, initial in [(np.zeros((2, 1, 5), np.float32), None), (np.zeros((2, 6), np.float32), None),
+                             (np.zeros((2, 0, 6), np.float32), None), (np.zeros((2, 1, 6), np.int32), None),
+                             (np.zeros((2, 1, 6), np.float32), (wrong_h, wrong_h) if net.cell.has_cell_state
+                              else wrong_h),
+                             (np.zeros((2, 1, 6), np.float32), h if net.cell.has_cell_state else (h, h))]:
+            with pytest.raises((ValueError, TypeError)) as expected:
+                net(bad, initial)
+            with pytest.raises(type(expected.value), match=re.escape(str(expected.value))):
+                frozen(bad, initial)
 
 
 def test_later_changes_to_the_network_do_not_reach_the_snapshot(backend, rng):
