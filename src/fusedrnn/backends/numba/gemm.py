@@ -24,6 +24,10 @@ except ImportError:  # pragma: no cover - threadpoolctl is in the test and bench
 
 _MIN_BLOCK = 128  # rows or columns; narrower blocks lose more to per-call overhead than threads gain
 _MAX_BLOCKS = 8
+# Below this many multiply-adds a product runs its blocks on the calling thread: handing blocks to the
+# pool and waiting for them took 50-60 us on 2 busy cores, more than such a product (a one-step call's
+# input projection, LSTM I=H=64: 16 K) takes whole. The same blocks either way, so the same bits.
+_PARALLEL_MIN_MACS = 1 << 22
 _controller = None
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
@@ -75,7 +79,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> np.nd
     by_rows = M > N
     spans = blocks(M if by_rows else N)
     threads = min(threads, len(spans))
-    if threads <= 1:
+    if threads <= 1 or M * N * a.shape[1] < _PARALLEL_MIN_MACS:
         _run(a, b, out, spans, by_rows)
         return out
     groups = [spans[len(spans) * k // threads : len(spans) * (k + 1) // threads] for k in range(threads)]
