@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from . import backends, network
+from . import backends, network, validate
 from .layers import RecurrentNetwork
 
 # Each snapshot's id: the cpp backend's cache knows a snapshot's packings by it, so an array
@@ -54,8 +54,7 @@ class FrozenNetwork:
         self._weights = network.stack_weights(snapshot.config, snapshot.params, snapshot.dtype, self._id)
         config = snapshot.config
         self._shortcut = config.num_layers * config.num_directions == 1 and not snapshot.batch_first
-        self._zero_state: tuple | None = None  # (B, h0, c0) of the last shortcut call, read-only
-        self._full_lengths: tuple | None = None  # (T, B, lengths) of the last shortcut call, read-only
+        self._zero_state: tuple | None = None  # (h0, c0) of the last shortcut call without a state, read-only
 
     def __call__(self, x, state=None, lengths=None):
         """Inference: returns (y, state), state being h or (h, c) for LSTM; as RecurrentNetwork.__call__."""
@@ -68,10 +67,10 @@ class FrozenNetwork:
         return y, final
 
     def _one_layer_call(self, x: np.ndarray, state):
-        """A one-layer, one-direction snapshot called without lengths: the layer's call on full lengths (and,
-        without a state, zero states) kept from the last such call, without the general path's validation and
-        network plumbing (3 of a one-step call's 7 us at H=64). The same call of the backend, so the same
-        results. None where x is anything but a C-contiguous (T >= 1, B >= 1, input_size) array of the
+        """A one-layer, one-direction snapshot called without lengths: the layer's call on the shared full
+        lengths (validate.full_lengths) and, without a state, zero states kept from the last such call,
+        without the general path's validation and network plumbing (3 of a one-step call's 7 us at H=64).
+        The same call of the backend, so the same results. None where x is anything but a C-contiguous (T >= 1, B >= 1, input_size) array of the
         weights' dtype in a short call, where the state is anything but what a call returns (C-contiguous
         (1, B, hidden_size) arrays of x's dtype: h, or the tuple (h, c)), or where a parameter was made
         writeable again: the general path then takes it, and its checks."""
@@ -84,12 +83,12 @@ class FrozenNetwork:
             return None
         config = self._net.config
         if state is None:
-            zero = self._zero_state
-            if zero is None or zero[0] != B or zero[1].dtype != x.dtype:
+            zero = self._zero_state  # in the weights' dtype, which x has
+            if zero is None or zero[0].shape[0] != B:
                 h0 = np.zeros((B, config.hidden_size), x.dtype)
                 h0.flags.writeable = False  # shared by calls: read, never written, never returned
-                zero = self._zero_state = (B, h0, h0 if config.cell.has_cell_state else None)
-            h0, c0 = zero[1], zero[2]
+                zero = self._zero_state = (h0, h0 if config.cell.has_cell_state else None)
+            h0, c0 = zero
         else:
             arrays = state if config.cell.has_cell_state and type(state) is tuple and len(state) == 2 else (state,)
             if len(arrays) != 1 + config.cell.has_cell_state:
@@ -99,12 +98,8 @@ class FrozenNetwork:
                         or array.dtype != x.dtype or not array.flags.c_contiguous):
                     return None
             h0, c0 = arrays[0][0], arrays[1][0] if config.cell.has_cell_state else None
-        full = self._full_lengths
-        if full is None or full[0] != T or full[1] != B:
-            every = np.full(B, T, np.int64)
-            every.flags.writeable = False
-            full = self._full_lengths = (T, B, every)
-        result = backends.get(None).layer_forward(config.cell, x, h0, c0, layer, full[2], reverse=False, train=False)
+        result = backends.get(None).layer_forward(config.cell, x, h0, c0, layer, validate.full_lengths(T, B),
+                                                  reverse=False, train=False)
         h_n = result.h_n[None]
         return result.y, ((h_n, result.c_n[None]) if result.c_n is not None else h_n)
 

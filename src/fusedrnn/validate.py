@@ -7,6 +7,7 @@ are never modified.
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import numpy as np
@@ -98,9 +99,7 @@ def state(value, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarr
 def lengths(value, *, T: int, B: int) -> np.ndarray:
     """Valid steps per sequence: int (B,), 0 <= lengths[b] <= T; T for every row when None."""
     if value is None:
-        every = np.empty(B, np.int64)
-        every.fill(T)  # np.full takes twice as long (0.8 us)
-        return every
+        return full_lengths(T, B)
     array = as_array(value, "lengths")
     if array.ndim != 1 or array.shape[0] != B:
         raise ValueError(f"lengths: expected shape ({B},) (one length per sequence), got {array.shape}")
@@ -113,6 +112,15 @@ def lengths(value, *, T: int, B: int) -> np.ndarray:
         if low < 0 or high > T:
             raise ValueError(f"lengths: expected values in [0, T={T}], got min {low} and max {high}")
     return np.ascontiguousarray(array, dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=64)
+def full_lengths(T: int, B: int) -> np.ndarray:
+    """T for each of B sequences, made once per shape (0.4 us a call otherwise): read-only, shared by every
+    call of that shape."""
+    every = np.full(B, T, np.int64)
+    every.flags.writeable = False
+    return every
 
 
 def output_gradient(value, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

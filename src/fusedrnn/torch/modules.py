@@ -44,14 +44,6 @@ def _config(cell: CellSpec, input_size: int, hidden_size: int, num_layers: int, 
                           bidirectional=bidirectional, bias=bias, dropout=dropout)
 
 
-@functools.lru_cache(maxsize=64)
-def _full_lengths(B: int, T: int) -> np.ndarray:
-    """lengths of B sequences of T steps, made once (read-only: shared by every call of that shape)."""
-    lengths = np.full(B, T, np.int64)
-    lengths.flags.writeable = False
-    return lengths
-
-
 def _check_bool(value, name: str) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name}: expected a bool, got {value!r}")
@@ -180,7 +172,7 @@ class RecurrentBase(nn.Module):
             c0 = None if c0 is None else c0.index_select(1, sorted_indices)
         # A pack's rows in its padded (sorted) layout; row b runs for the steps whose batch size exceeds b.
         rows = rows_of_pack(sizes) if packed else None
-        lengths = _full_lengths(B, T) if not packed else rows.sum(axis=0, dtype=np.int64)
+        lengths = validate.full_lengths(T, B) if not packed else rows.sum(axis=0, dtype=np.int64)
 
         dropout_active = self.training and self.dropout > 0 and self.num_layers > 1
         # Masks come from a seed drawn from torch's generator, so torch.manual_seed reproduces them.
