@@ -138,15 +138,14 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
   // its r path needs da_n of every unit).
   constexpr int P = Cell::kResetBefore ? 2 : 1;  // phases per step
   // Where the ISA has wide tiles, an even block takes the next one with it (their panels follow
-  // one another in dh_{t-1}'s product) and an odd one has nothing left to do.
+  // one another in dh_{t-1}'s product).
   constexpr int kPair = V::kWideRows > 0 ? 2 : 1;
-  // The scheduler's units: those pairs, where a step has one phase, so that an odd block costs
-  // no claim and no count on the counters both threads write (the reset-before GRU's second phase
-  // runs every block). Backward at 2 threads, Zen 5 (bench/ab_builds.py, against a unit per block):
-  // T=50 B=32 I=H=256 LSTM 1.004x and 1.004x (swapped), GRU 1.014x, RNN(tanh) 1.019x; LSTM
-  // T=1000 B=16 I=H=128 1.034x; GRU T=100 B=1 I=H=256 1.015x.
-  constexpr int kUnit = Cell::kResetBefore ? 1 : kPair;
-  const int nunits = (nub + kUnit - 1) / kUnit;
+  // The scheduler's units are those pairs (the reset-before GRU's second phase runs both blocks of
+  // one), so that an odd block costs no claim and no count on the counters both threads write.
+  // Backward at 2 threads, Zen 5 (bench/ab_builds.py, against a unit per block): T=50 B=32 I=H=256
+  // LSTM 1.004x and 1.004x (swapped), GRU 1.014x, RNN(tanh) 1.019x; LSTM T=1000 B=16 I=H=128
+  // 1.034x; GRU T=100 B=1 I=H=256 1.015x; reset-before GRU B=32 1.003x and 1.005x, B=1 1.040x and 1.042x.
+  const int nunits = (nub + kPair - 1) / kPair;
   BlockScheduler sched;  // as in layer_forward: set up before the region, no barrier in it
   sched.reset(2 + Tn * P, nunits, threads);
 
@@ -157,7 +156,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
     const int part = sched.start();
     if (pw.fill)
       sched.run(0, part, [&](int u) {
-        for (int ub = u * kUnit; ub < std::min(nub, (u + 1) * kUnit); ++ub) pw.pack_block(ub);
+        for (int ub = u * kPair; ub < std::min(nub, (u + 1) * kPair); ++ub) pw.pack_block(ub);
       });
     // This step's active rows, and the previous one's with their gate-gradient rows (dG_h);
     // the reset-before GRU's da_n rows for its second phase.
@@ -241,8 +240,7 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
       const int t_next = s + 1 < Tn ? (a.reverse ? t + 1 : t - 1) : -1;
       const int nact = s < Tn ? active_rows(a.lengths, B, t, rows.data()) : 0;
       sched.run(1 + s * P, part, [&](int u) {
-        const int ub = u * kUnit;
-        if (ub % kPair != 0) return;
+        const int ub = u * kPair;
         const int np = nub - ub < kPair ? nub - ub : kPair;
         if (s > 0) propagate(ub, np);
         if (s < Tn)
@@ -251,25 +249,27 @@ void layer_backward(const BackwardArgs<typename V::Elem>& a) {
       if (s == Tn) break;
       const long tb0 = static_cast<long>(t) * B, v0 = vp.off[t];
       if constexpr (Cell::kResetBefore) {
-        // Phase 2: drh = da_n · W_hn for the block's units, then da_r and the r path into dh_{t-1}.
+        // Phase 2: drh = da_n · W_hn for each block's units, then da_r and the r path into dh_{t-1}.
         for (int i = 0; i < nact; ++i) arows[i] = dgx.data() + (v0 + i) * ldg + 2 * H;
-        sched.run(2 + s * P, part, [&](int ub) {
-          const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
-          const T* panel = packed + static_cast<size_t>(ub) * GH * L;
-          tile_rows<V>(arows.data(), nact, H, panel + 2 * static_cast<long>(H) * L, L, L, acc.data(), L);
-          for (int i = 0; i < nact; ++i) {
-            const int b = rows[i];
-            const long row = tb0 + b, vrow = v0 + i;
-            const T* grow = a.gates + tile_offset(t, ub, b, nub, B, G);  // r
-            load_lanes<V>(hl, a.hprev + row * H + j0, n);
-            load_lanes<V>(dhd, D + static_cast<long>(b) * H + j0, n);
-            Cell::template backward_r<V>(grow, hl, acc.data() + static_cast<long>(i) * L, a.clip_gate, dgxl, dhd);
-            store_lanes<V>(dgx.data() + vrow * ldg + j0, dgxl, n);
-            store_lanes<V>(D + static_cast<long>(b) * H + j0, dhd, n);
-            for (int g = 0; g < G; ++g) {
-              const T* dgr = dgx.data() + vrow * ldg + g * H + j0;
-              double* bx = dbx.data() + g * H + j0;
-              for (int u = 0; u < n; ++u) bx[u] += dgr[u];
+        sched.run(2 + s * P, part, [&](int unit) {
+          for (int ub = unit * kPair; ub < std::min(nub, (unit + 1) * kPair); ++ub) {
+            const int j0 = ub * L, n = H - j0 < L ? H - j0 : L;
+            const T* panel = packed + static_cast<size_t>(ub) * GH * L;
+            tile_rows<V>(arows.data(), nact, H, panel + 2 * static_cast<long>(H) * L, L, L, acc.data(), L);
+            for (int i = 0; i < nact; ++i) {
+              const int b = rows[i];
+              const long row = tb0 + b, vrow = v0 + i;
+              const T* grow = a.gates + tile_offset(t, ub, b, nub, B, G);  // r
+              load_lanes<V>(hl, a.hprev + row * H + j0, n);
+              load_lanes<V>(dhd, D + static_cast<long>(b) * H + j0, n);
+              Cell::template backward_r<V>(grow, hl, acc.data() + static_cast<long>(i) * L, a.clip_gate, dgxl, dhd);
+              store_lanes<V>(dgx.data() + vrow * ldg + j0, dgxl, n);
+              store_lanes<V>(D + static_cast<long>(b) * H + j0, dhd, n);
+              for (int g = 0; g < G; ++g) {
+                const T* dgr = dgx.data() + vrow * ldg + g * H + j0;
+                double* bx = dbx.data() + g * H + j0;
+                for (int u = 0; u < n; ++u) bx[u] += dgr[u];
+              }
             }
           }
         });
