@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/'s own m
 from proc_threads import wait_until_idle  # noqa: E402
 
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3, "gru_reset_before": 3}
-WHAT = ("inf", "fwd", "bwd")  # inference forward, training forward, backward
+WHAT = ("inf", "fwd", "bwd", "step")  # inference forward, training forward, backward, the two of training
 
 
 def load_core(path: str):
@@ -70,12 +70,16 @@ def layer_call(core, cell: str, shape: tuple[int, int, int, int], what: str, thr
         for w in (w_ih, w_hh):
             w.flags.writeable = False
         return lambda: forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, False, False, threads, 1)
-    if what != "bwd":
+    backward = getattr(core, f"{cell}_backward_{suffix}")
+    if what in ("inf", "fwd"):
         call = lambda: forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, False, what == "fwd", threads)
-    else:
+    elif what == "bwd":
         saved = forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, False, True, threads)[3]
-        backward = getattr(core, f"{cell}_backward_{suffix}")
         call = lambda: backward(x, w_ih, w_hh, lengths, False, *saved, dy, h0, c0, 0.0, 0.0, True, threads)
+    else:  # step: the backward reads the tape its own forward just wrote, wherever that left it in the caches
+        def call():
+            saved = forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths, False, True, threads)[3]
+            return backward(x, w_ih, w_hh, lengths, False, *saved, dy, h0, c0, 0.0, 0.0, True, threads)
     if not changing:
         return call
     # Each weight's first element alternates between two values: its bytes differ from the last call's.

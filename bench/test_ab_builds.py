@@ -8,7 +8,7 @@ from fusedrnn import _core
 
 
 @pytest.mark.parametrize("cell,what", [("lstm", "bwd"), ("gru", "fwd"), ("rnn_tanh", "inf"), ("lstm", "inf --frozen"),
-                                      ("lstm", "bwd --changing")])
+                                      ("lstm", "bwd --changing"), ("gru", "step")])
 def test_a_build_against_itself_computes_the_same_bits(cell, what):
     args = parse([_core.__file__, _core.__file__, "--cell", cell, "--what", *what.split(), "--shape", "3,2,4,5",
                   "--threads", "1", "--rounds", "2", "--calls", "1"])
@@ -31,6 +31,13 @@ def test_changing_weights_give_new_results_on_every_call(what):
     assert np.array_equal(np.array(steady()[0]), np.array(steady()[0]))
     assert not np.array_equal(first, second) and not np.array_equal(second, third)
     assert np.array_equal(first, third)  # two values alternate
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_step_is_the_forward_then_the_backward_of_its_tape(cell):
+    step, backward = layer_call(_core, cell, (3, 2, 4, 5), "step", 1), layer_call(_core, cell, (3, 2, 4, 5), "bwd", 1)
+    for ours, theirs in zip(step(), backward()):
+        assert np.array_equal(np.asarray(ours), np.asarray(theirs))
 
 
 def test_float64_builds_compute_the_same_bits():
