@@ -195,3 +195,24 @@ def test_vectorised_exp_sigmoid_tanh_are_accurate(dtype):
     with np.errstate(over="ignore"):
         want = np.stack([np.exp(special), 1 / (1 + np.exp(-special)), np.tanh(special)]).astype(dtype)
     np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("lengths", [[4, 1, 4, 0, 3, 1], [4, 4, 2, 0], [3, 3], [0, 0, 0]])
+def test_the_batch_goes_by_length_so_each_steps_rows_come_first(lengths):
+    """batch_order: the rows by descending length (ties in their order; None where already so), and
+    each step's count of rows that have not ended; valid_rows: those (t, b) pairs' rows t*B + b."""
+    from fusedrnn.backends.numba.layer import batch_order, valid_rows
+
+    T, lengths = 4, np.array(lengths, np.int64)
+    B = lengths.size
+    order, active = batch_order(lengths, T)
+    expected = sorted(range(B), key=lambda b: -lengths[b])  # sorted() is stable
+    assert order is None if expected == list(range(B)) else order.tolist() == expected
+    ordered = lengths if order is None else lengths[order]
+    assert active.tolist() == [int(np.sum(lengths > t)) for t in range(T)]
+    for t in range(T):
+        assert np.all(ordered[: active[t]] > t) and np.all(ordered[active[t]:] <= t)
+    rows = valid_rows(active, B)
+    pairs = [t * B + b for t in range(T) for b in range(B) if t < ordered[b]]
+    assert (rows is None) == (len(pairs) == T * B)
+    assert rows is None or rows.tolist() == pairs
