@@ -6,6 +6,8 @@ lengths with zeros, T = 0, bias on/off, clip_gate and clip_value on/off. Toleran
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -87,6 +89,27 @@ def test_large_batches_match_reference(fast_backend, cell, dtype, reverse):
             assert_close(f"{fast_backend.name} {cell} lengths={lens is not None} {name}",
                          getattr(actual, name), getattr(expected, name), dtype)
         assert_inputs_unchanged(fast_backend, problem, before)
+
+
+@EVERY_CELL
+@pytest.mark.parametrize("reverse", [False, True])
+def test_what_x_and_dy_hold_past_each_end_changes_nothing(backend, cell, reverse):
+    """As with a packed sequence, x and dy past a sequence's end are never read: NaN there gives the
+    same bits as zeros, in every output and gradient (dx there is 0)."""
+    lengths = np.array([5, 0, 3, 5, 1, 4, 2], np.int64)
+    base = make_layer_problem(cell, 5, 7, 9, 17, lengths=lengths, clip_gate=0.05, clip_value=0.1, seed=3 + reverse,
+                              reverse=reverse)
+    past = np.arange(5)[:, None] >= lengths[None, :]  # [T, B]
+    results = []
+    for fill in (0.0, np.nan):
+        problem = dataclasses.replace(base, x=np.where(past[:, :, None], fill, base.x),
+                                      dy=np.where(past[:, :, None], fill, base.dy))
+        forward, grads = problem.forward(backend, train=False), problem.backward(backend)
+        results.append([getattr(forward, name) for name in FORWARD_NAMES] +
+                       [getattr(grads, name) for name in BACKWARD_NAMES])
+    for name, zeros, nans in zip(FORWARD_NAMES + BACKWARD_NAMES, *results):
+        assert np.array_equal(zeros, nans), f"{backend.name} {cell} reverse={reverse} {name}: NaN past the ends leaked in"
+    assert not np.any(results[1][FORWARD_NAMES.index("y")][past]), "y past each end: expected zeros"
 
 
 @EVERY_CELL

@@ -68,14 +68,15 @@ def layer_forward(
         h, c = h0, c0
         for t in _visit_order(T, reverse):
             h_new, c_new, step_saved = step.forward(xw[t], h, c, weights.w_hh, weights.b_hh)
+            # Frozen rows (t >= lengths[b]) output 0 and keep their state; their saved activations
+            # are 0 (whatever x holds past a row's end stays out of every gradient).
+            m = valid[t][:, None]
             if train:
                 saved["h_prev"][t] = h
                 if c is not None:
                     saved["c_prev"][t] = c
                 for name, value in step_saved.items():
-                    saved[name][t] = value
-            # Frozen rows (t >= lengths[b]) output 0 and keep their state.
-            m = valid[t][:, None]
+                    saved[name][t] = np.where(m, value, 0)
             y[t] = np.where(m, h_new, 0)
             h = np.where(m, h_new, h)
             if c is not None:
@@ -149,7 +150,9 @@ def layer_backward(
         dxw_rows = dxw.reshape(T * B, GH)
         dhw_rows = dhw.reshape(T * B, GH)
         dx = (dxw_rows @ w.w_ih).reshape(T, B, I)
-        dw_ih = dxw_rows.T @ x.reshape(T * B, I)
+        # x past each sequence's end is never read (as with a packed sequence): NaN there stays out.
+        x_valid = np.where(_valid(T, tape.lengths)[:, :, None], x, x.dtype.type(0))
+        dw_ih = dxw_rows.T @ x_valid.reshape(T * B, I)
         db_ih = dxw_rows.sum(axis=0)
         # Each gate block of W_hh multiplies its own operand (h, or r*h for the reset-before GRU's n).
         operands = step.hh_operands(tape.saved, tape.saved["h_prev"])
