@@ -197,22 +197,22 @@ def test_vectorised_exp_sigmoid_tanh_are_accurate(dtype):
     np.testing.assert_array_equal(out, want)
 
 
-@pytest.mark.parametrize("lengths", [[4, 1, 4, 0, 3, 1], [4, 4, 2, 0], [3, 3], [0, 0, 0]])
-def test_the_batch_goes_by_length_so_each_steps_rows_come_first(lengths):
-    """batch_order: the rows by descending length (ties in their order; None where already so), and
-    each step's count of rows that have not ended; valid_rows: those (t, b) pairs' rows t*B + b."""
-    from fusedrnn.backends.numba.layer import batch_order, valid_rows
+@pytest.mark.parametrize("lengths", [[4, 1, 4, 0, 3, 1, 2], [4, 4, 4], [0, 2, 0], [0, 0]])
+def test_rows_that_have_ended_get_no_product_and_no_once_per_call_rows(lengths, rng):
+    """A step's product runs over the rows still running (the others get 0), and the once-per-call
+    products over the valid (t, b) pairs' rows t*B + b (valid_rows; None where every pair is)."""
+    from fusedrnn.backends.numba.layer import valid_rows
+    from fusedrnn.backends.numba.loops import _rows_dot_active
 
     T, lengths = 4, np.array(lengths, np.int64)
     B = lengths.size
-    order, active = batch_order(lengths, T)
-    expected = sorted(range(B), key=lambda b: -lengths[b])  # sorted() is stable
-    assert order is None if expected == list(range(B)) else order.tolist() == expected
-    ordered = lengths if order is None else lengths[order]
-    assert active.tolist() == [int(np.sum(lengths > t)) for t in range(T)]
+    rows = valid_rows(lengths, T)
+    pairs = [t * B + b for t in range(T) for b in range(B) if t < lengths[b]]
+    assert rows.tolist() == pairs if len(pairs) < T * B else rows is None
+    a, w = rng.standard_normal((B, 6)), rng.standard_normal((5, 6))
     for t in range(T):
-        assert np.all(ordered[: active[t]] > t) and np.all(ordered[active[t]:] <= t)
-    rows = valid_rows(active, B)
-    pairs = [t * B + b for t in range(T) for b in range(B) if t < ordered[b]]
-    assert (rows is None) == (len(pairs) == T * B)
-    assert rows is None or rows.tolist() == pairs
+        out = np.full((B, 5), np.nan)
+        _rows_dot_active(a, w, out, lengths, t, np.empty_like(a), np.empty_like(out), np.empty(B, np.int64))
+        running = t < lengths
+        assert np.allclose(out[running], a[running] @ w.T, rtol=1e-12, atol=1e-12)
+        assert np.all(out[~running] == 0)

@@ -6,9 +6,8 @@ per step for the recurrence followed by one fused (jitted) gate pass, and after 
 dx and the weight gradients as products over all steps' rows. Semantics: backends/base.py;
 the math mirrors fusedrnn/reference/layer.py.
 
-With lengths, the finished rows cost nothing: the batch is ordered by length (batch_order), so
-that each step's product runs over a prefix of rows, and the once-per-call products over the
-valid (t, b) pairs' rows only.
+With lengths, the rows that have ended cost nothing: each step's product runs over the rows
+still running (loops.py), and the once-per-call products over the valid (t, b) pairs' rows.
 
 Threads, fusedrnn.get_num_threads(); results are bitwise the same for any count:
 - the time loops run whole in jitted code (loops.py); the per-step product is product.rows_dot,
@@ -55,22 +54,11 @@ def layer_forward(
         return _forward(cell, x, h0, c0, weights, lengths, reverse, train, get_num_threads())
 
 
-def batch_order(lengths: np.ndarray, T: int) -> tuple[np.ndarray | None, np.ndarray]:
-    """(order, active): the batch rows by descending length (stable; None where they already are),
-    and how many rows each step t runs (those with t < length, the first ones once ordered)."""
-    order = None
-    if lengths.size and np.any(lengths[1:] > lengths[:-1]):
-        order = np.argsort(-lengths, kind="stable")
-        lengths = lengths[order]
-    active = np.count_nonzero(lengths[None, :] > np.arange(T)[:, None], axis=1).astype(np.int64)
-    return order, active
-
-
-def valid_rows(active: np.ndarray, B: int) -> np.ndarray | None:
-    """The rows t*B + b of the ordered batch's valid (t, b) pairs (b < active[t]); None where all are."""
-    if active.size == 0 or active.min() == B:
+def valid_rows(lengths: np.ndarray, T: int) -> np.ndarray | None:
+    """The rows t*B + b of the valid (t, b) pairs (t < lengths[b]); None where every pair is valid."""
+    if lengths.size == 0 or T == 0 or lengths.min() >= T:
         return None
-    return np.flatnonzero(np.arange(B)[None, :] < active[:, None])
+    return np.flatnonzero(np.arange(T)[:, None] < lengths[None, :])
 
 
 def _take_rows(a: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
@@ -78,22 +66,15 @@ def _take_rows(a: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
     return a if rows is None else np.take(a, rows, axis=0)
 
 
-def _forward(cell, x_in, h0_in, c0_in, w, lengths_in, reverse, train, threads):
-    T, B, I = x_in.shape
+def _forward(cell, x, h0, c0, w, lengths, reverse, train, threads):
+    T, B, I = x.shape
     GH, H = w.w_hh.shape
-    dtype = x_in.dtype
-    lengths_in = np.ascontiguousarray(lengths_in, dtype=np.int64)
-    # The batch by length, so that each step's product runs over its active rows only (a prefix);
-    # outputs and the tape's gradients go back to the caller's order.
-    order, active = batch_order(lengths_in, T)
-    x, h0, c0, lengths = x_in, h0_in, c0_in, lengths_in
-    if order is not None:
-        x, h0, lengths = np.take(x_in, order, axis=1), h0_in[order], lengths_in[order]
-        c0 = None if c0_in is None else c0_in[order]
+    dtype = x.dtype
+    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
     slots = T if train else 1  # inference reuses one slot of scratch for the activations
-    # The input projections of the valid (t, b) pairs in one product, b_ih folded in. Other pairs'
-    # rows stay unset: their steps never read them.
-    rows = valid_rows(active, B)
+    # The input projections of the valid (t, b) pairs in one product, b_ih folded in. The other
+    # pairs' rows stay unset: their steps never read them.
+    rows = valid_rows(lengths, T)
     x_rows = _take_rows(x.reshape(T * B, I), rows)
     xw_rows = matmul(x_rows, w.w_ih.T, np.empty((x_rows.shape[0], GH), dtype), threads)
     xw_rows += w.b_ih
@@ -115,27 +96,26 @@ def _forward(cell, x_in, h0_in, c0_in, w, lengths_in, reverse, train, threads):
     if name in ("rnn_tanh", "rnn_relu"):
         act = np.empty((slots, B, H), dtype)
         saved = {"h": act}
-        loops.rnn_forward(name == "rnn_relu", reverse, train, lengths, active, xw, w.w_hh, w.b_hh, h, y, act, h_prev,
-                          hw)
+        loops.rnn_forward(name == "rnn_relu", reverse, train, lengths, xw, w.w_hh, w.b_hh, h, y, act, h_prev, hw)
     elif name == "lstm":
         gates = np.empty((slots, B, GH), dtype)
         tanh_c = np.empty((slots, B, H), dtype)
         saved = {"gates": gates, "tanh_c": tanh_c}
         loops.lstm_forward(
-            reverse, train, lengths, active, xw, w.w_hh, w.b_hh, h, c, y, gates, tanh_c, h_prev, c_prev, hw
+            reverse, train, lengths, xw, w.w_hh, w.b_hh, h, c, y, gates, tanh_c, h_prev, c_prev, hw
         )
     elif name == "gru":
         gates = np.empty((slots, B, GH), dtype)
         hw_n = np.empty((slots, B, H), dtype)
         saved = {"gates": gates, "hw_n": hw_n}
-        loops.gru_forward(reverse, train, lengths, active, xw, w.w_hh, w.b_hh, h, y, gates, hw_n, h_prev, hw)
+        loops.gru_forward(reverse, train, lengths, xw, w.w_hh, w.b_hh, h, y, gates, hw_n, h_prev, hw)
     elif name == "gru_reset_before":
         gates = np.empty((slots, B, GH), dtype)
         rh = np.empty((slots, B, H), dtype)
         saved = {"gates": gates, "rh": rh}
         w_hrz, w_hn = w.w_hh[: 2 * H], w.w_hh[2 * H :]
         loops.gru_rb_forward(
-            reverse, train, lengths, active, xw, w_hrz, w_hn, w.b_hh, h, y, gates, rh, h_prev,
+            reverse, train, lengths, xw, w_hrz, w_hn, w.b_hh, h, y, gates, rh, h_prev,
             np.empty((B, 2 * H), dtype), np.empty((B, H), dtype),
         )
     else:
@@ -145,13 +125,8 @@ def _forward(cell, x_in, h0_in, c0_in, w, lengths_in, reverse, train, threads):
         saved["h_prev"] = h_prev
         if c_prev is not None:
             saved["c_prev"] = c_prev
-        # Everything saved is in the ordered batch: x and lengths too, and the order.
-        saved.update(order=order, active=active, x=x, lengths=lengths)
-        tape = LayerTape(x=x_in, h0=h0_in, c0=c0_in, weights=w, lengths=lengths_in, reverse=reverse, saved=saved)
-    if order is not None:
-        back = np.argsort(order)
-        y, h = np.take(y, back, axis=1), h[back]
-        c = None if c is None else c[back]
+        saved.update(rows=rows, x_rows=x_rows)  # the valid pairs, and their x for dW_ih
+        tape = LayerTape(x=x, h0=h0, c0=c0, weights=w, lengths=lengths, reverse=reverse, saved=saved)
     return LayerResult(y=y, h_n=h, c_n=c, tape=tape)
 
 
@@ -171,15 +146,11 @@ def layer_backward(
 
 
 def _backward(cell, tape, dy, dh_n, dc_n, clip_gate, clip_value, threads):
-    w, saved = tape.weights, tape.saved
-    x, lengths, order, active = saved["x"], saved["lengths"], saved["order"], saved["active"]
+    x, w, saved, lengths = tape.x, tape.weights, tape.saved, tape.lengths
     T, B, I = x.shape
     GH, H = w.w_hh.shape
     dtype = x.dtype
     dy = np.ascontiguousarray(dy, dtype=dtype)
-    if order is not None:  # into the forward's ordered batch
-        dy, dh_n = np.take(dy, order, axis=1), dh_n[order]
-        dc_n = None if dc_n is None else dc_n[order]
     h_prev = saved["h_prev"]
     # dh of the step being processed = dy[t] + dh_rec + dh_dir: dh_rec is the recurrent product
     # of the step after it, dh_dir everything else (dh_n at the start, dh * z for the GRU,
@@ -195,22 +166,22 @@ def _backward(cell, tape, dy, dh_n, dc_n, clip_gate, clip_value, threads):
     w_hh_t = np.ascontiguousarray(w.w_hh.T)  # [H, G*H]: rows_dot reads rows of its second operand
     if name in ("rnn_tanh", "rnn_relu"):
         loops.rnn_backward(
-            name == "rnn_relu", reverse, lengths, active, clip_gate, dy, saved["h"], w_hh_t, dh_rec, dh_dir, dxw
+            name == "rnn_relu", reverse, lengths, clip_gate, dy, saved["h"], w_hh_t, dh_rec, dh_dir, dxw
         )
     elif name == "lstm":
         dc = np.array(dc_n, dtype=dtype, copy=True, order="C")
         loops.lstm_backward(
-            reverse, lengths, active, clip_gate, dy, saved["gates"], saved["tanh_c"], saved["c_prev"], w_hh_t,
+            reverse, lengths, clip_gate, dy, saved["gates"], saved["tanh_c"], saved["c_prev"], w_hh_t,
             dh_rec, dh_dir, dc, dxw,
         )
     elif name == "gru":
         dhw = np.empty_like(dxw)
         loops.gru_backward(
-            reverse, lengths, active, clip_gate, dy, saved["gates"], saved["hw_n"], h_prev, w_hh_t, dh_rec, dh_dir, dxw, dhw
+            reverse, lengths, clip_gate, dy, saved["gates"], saved["hw_n"], h_prev, w_hh_t, dh_rec, dh_dir, dxw, dhw
         )
     elif name == "gru_reset_before":
         loops.gru_rb_backward(
-            reverse, lengths, active, clip_gate, dy, saved["gates"], h_prev,
+            reverse, lengths, clip_gate, dy, saved["gates"], h_prev,
             np.ascontiguousarray(w_hh_t[:, : 2 * H]), np.ascontiguousarray(w_hh_t[:, 2 * H :]),
             dh_rec, dh_dir, dxw, np.empty((B, H), dtype), np.empty((B, H), dtype), np.empty((B, 2 * H), dtype),
         )
@@ -218,19 +189,19 @@ def _backward(cell, tape, dy, dh_n, dc_n, clip_gate, clip_value, threads):
         raise ValueError(f"cell: expected one of rnn_tanh, rnn_relu, lstm, gru, gru_reset_before, got {name!r}")
     dh0 = dh_rec
     dh0 += dh_dir
-    # dx and the weight gradients: one product each over the valid (t, b) pairs' rows (the others'
-    # gradients are zero).
-    rows = valid_rows(active, B)
+    # dx and the weight gradients: one product each over the valid (t, b) pairs' rows (the
+    # others' gradients are zero).
+    rows = saved["rows"]
     dxw_rows = _take_rows(dxw.reshape(T * B, GH), rows)
     dhw_rows = dxw_rows if dhw is dxw else _take_rows(dhw.reshape(T * B, GH), rows)
     dx_rows = matmul(dxw_rows, w.w_ih, np.empty((dxw_rows.shape[0], I), dtype), threads)
     if rows is None:
-        dx = dx_rows.reshape(T, B, I)
-    else:
+        dx = dx_rows
+    else:  # 0 at the pairs past each end
         dx = np.zeros((T * B, I), dtype)
         dx[rows] = dx_rows
-        dx = dx.reshape(T, B, I)
-    dw_ih = matmul(dxw_rows.T, _take_rows(x.reshape(T * B, I), rows), np.empty((GH, I), dtype), threads)
+    dx = dx.reshape(T, B, I)
+    dw_ih = matmul(dxw_rows.T, saved["x_rows"], np.empty((GH, I), dtype), threads)
     h_rows = _take_rows(h_prev.reshape(T * B, H), rows)
     if name == "gru_reset_before":  # W_hn multiplies r * h_prev, the other blocks h_prev
         dw_hh = np.empty((GH, H), dtype)
@@ -247,10 +218,6 @@ def _backward(cell, tape, dy, dh_n, dc_n, clip_gate, clip_value, threads):
     sqnorm = sum_squares(dw_ih) + sum_squares(dw_hh)
     if w.bias:
         sqnorm += sum_squares(db_ih) + sum_squares(db_hh)
-    if order is not None:  # back to the caller's batch
-        back = np.argsort(order)
-        dx, dh0 = np.take(dx, back, axis=1), dh0[back]
-        dc = None if dc is None else dc[back]
     return LayerGrads(
         dx=dx, dh0=dh0, dc0=dc, dw_ih=dw_ih, dw_hh=dw_hh, db_ih=db_ih, db_hh=db_hh, sqnorm=float(sqnorm)
     )
