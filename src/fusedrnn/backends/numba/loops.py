@@ -104,7 +104,8 @@ def lstm_forward(reverse, train, lengths, xw, w_hh, b_hh, h, c, y, gates, tanh_c
 def lstm_backward(reverse, lengths, clip_gate, dy, gates, tanh_c, c_prev, w_hh_t, dh_rec, dh_dir, dc, da):
     """w_hh_t: [H, 4H] W_hhᵀ (C-contiguous); da: [T, B, 4H] filled."""
     T = dy.shape[0]
-    da_c, rec_c, rows = np.empty_like(da[0]), np.empty_like(dh_rec), np.empty(dh_rec.shape[0], np.int64)
+    da_c, rec_c = np.empty((dh_rec.shape[0], da.shape[2]), da.dtype), np.empty_like(dh_rec)
+    rows = np.empty(dh_rec.shape[0], np.int64)
     for i in range(T - 1, -1, -1):
         t = _step(i, T, reverse)
         lstm_backward_step(t, lengths, clip_gate, dy, gates, tanh_c, c_prev, dh_rec, dh_dir, dc, da)
@@ -128,7 +129,8 @@ def gru_forward(reverse, train, lengths, xw, w_hh, b_hh, h, y, gates, hw_n, h_pr
 def gru_backward(reverse, lengths, clip_gate, dy, gates, hw_n, h_prev, w_hh_t, dh_rec, dh_dir, dxw, dhw):
     """Linear before reset. w_hh_t: [H, 3H] W_hhᵀ (C-contiguous); dxw, dhw: [T, B, 3H] filled."""
     T = dy.shape[0]
-    da_c, rec_c, rows = np.empty_like(dhw[0]), np.empty_like(dh_rec), np.empty(dh_rec.shape[0], np.int64)
+    da_c, rec_c = np.empty((dh_rec.shape[0], dhw.shape[2]), dhw.dtype), np.empty_like(dh_rec)
+    rows = np.empty(dh_rec.shape[0], np.int64)
     for i in range(T - 1, -1, -1):
         t = _step(i, T, reverse)
         gru_backward_step(t, lengths, clip_gate, dy, gates, hw_n, h_prev, dh_rec, dh_dir, dxw, dhw)
