@@ -24,7 +24,7 @@ def test_prints_a_table_of_the_passes(capsys):
 
 @pytest.mark.parametrize("argv,message", [
     (["--shape", "3,2,4"], "--shape: expected four positive integers T,B,I,H"),
-    (["--what", "inf,sideways"], "--what: expected some of ['inf', 'fwd', 'bwd'], got ['sideways']"),
+    (["--what", "inf,sideways"], "--what: expected some of ['inf', 'fwd', 'bwd', 'step'], got ['sideways']"),
     (["--paths", "scalar,sse9"], "--paths: this CPU runs"),
 ])
 def test_bad_arguments_are_errors_naming_them(argv, message, capsys):
