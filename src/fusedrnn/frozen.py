@@ -70,18 +70,17 @@ class FrozenNetwork:
         """A one-layer, one-direction snapshot called without lengths: the layer's call on the shared full
         lengths (validate.full_lengths) and, without a state, zero states kept from the last such call,
         without the general path's validation and network plumbing (3 of a one-step call's 7 us at H=64).
-        The same call of the backend, so the same results. None where x is anything but a C-contiguous (T >= 1, B >= 1, input_size) array of the
-        weights' dtype in a short call, where the state is anything but what a call returns (C-contiguous
-        (1, B, hidden_size) arrays of x's dtype: h, or the tuple (h, c)), or where a parameter was made
-        writeable again: the general path then takes it, and its checks."""
-        layer = self._weights[0][0]
-        if (x.ndim != 3 or x.dtype != layer.w_hh.dtype or x.shape[2] != self._net.config.input_size
+        The same call of the backend, so the same results. None where x is anything but a C-contiguous
+        (T >= 1, B >= 1, input_size) array of the weights' dtype in a short call, where the state is anything
+        but what a call returns (C-contiguous (1, B, hidden_size) arrays of x's dtype: h, or the tuple (h, c)),
+        or where a parameter was made writeable again: the general path then takes it, and its checks."""
+        layer, config = self._weights[0][0], self._net.config
+        if (x.ndim != 3 or x.dtype != layer.w_hh.dtype or x.shape[2] != config.input_size
                 or not x.flags.c_contiguous or not self._intact()):
             return None
         T, B, _ = x.shape
         if T == 0 or B == 0 or T * B > _SHORTCUT_PAIRS:
             return None
-        config = self._net.config
         if state is None:
             zero = self._zero_state  # in the weights' dtype, which x has
             if zero is None or zero[0].shape[0] != B:
