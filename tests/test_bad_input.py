@@ -130,6 +130,61 @@ def test_load_state_dict_checks_names_and_shapes():
         model.load_state_dict(good | {"weight_hr_l0": np.zeros((6, 6), np.float32)})
 
 
+PARAMS_WRITES = [
+    pytest.param(lambda p: p | {"weight_hh_l0": np.zeros((24, 5), np.float32)}, ValueError,
+                 r"params\['weight_hh_l0'\]: expected shape \(24, 6\), got \(24, 5\)", id="shape"),
+    pytest.param(lambda p: p | {"bias_hh_l1": p["bias_hh_l1"][None]}, ValueError,
+                 r"params\['bias_hh_l1'\]: expected shape \(24,\), got \(1, 24\)", id="bias-2d"),
+    pytest.param(lambda p: p | {"weight_ih_l0": p["weight_ih_l0"].astype(np.int32)}, TypeError,
+                 r"params\['weight_ih_l0'\]: expected dtype float32 or float64, got int32", id="int"),
+    pytest.param(lambda p: p | {"weight_hh_l1_reverse": p["weight_hh_l1_reverse"].tolist()}, TypeError,
+                 r"params\['weight_hh_l1_reverse'\]: expected a NumPy array, got list", id="list"),
+    pytest.param(lambda p: {k: v for k, v in p.items() if k != "bias_ih_l1"}, ValueError,
+                 r"params: missing \['bias_ih_l1'\], unexpected \[\]", id="missing"),
+    pytest.param(lambda p: p | {"weight_hr_l0": np.zeros((6, 6), np.float32)}, ValueError,
+                 r"params: missing \[\], unexpected \['weight_hr_l0'\]", id="extra"),
+    pytest.param(lambda p: list(p.values()), TypeError, r"params: expected a dict of name -> NumPy array, got list",
+                 id="not-a-dict"),
+]
+
+
+@pytest.mark.parametrize("write, error, message", PARAMS_WRITES)
+def test_arrays_written_into_params_are_checked_before_every_use(backend, write, error, message):
+    """model.params is the user's dict: what is written there is checked by forward, backward and frozen()
+    alike, on every backend, instead of reaching a kernel (a crash, or integer gradients)."""
+    model = lstm()
+    good = dict(model.params)
+    with fr.use_backend(backend.name):
+        _, _, tape = model.forward(x32(), train=True)
+        model.params = write(good)
+        with pytest.raises(error, match=message):
+            model(x32())
+        with pytest.raises(error, match=message):
+            model.backward(tape, np.zeros((T, B, 2 * H), np.float32))
+        with pytest.raises(error, match=message):
+            model.frozen()
+        model.params = good
+        model.backward(tape, np.zeros((T, B, 2 * H), np.float32))
+
+
+def test_params_of_the_other_float_dtype_are_used_and_get_gradients_of_their_dtype(backend, rng):
+    model = lstm()
+    x = rng.standard_normal((T, B, I)).astype(np.float32)
+    dy = rng.standard_normal((T, B, 2 * H)).astype(np.float32)
+    with fr.use_backend(backend.name):
+        y, _, tape = model.forward(x, train=True)
+        grads = model.backward(tape, dy)
+        model.params["weight_hh_l0"] = model.params["weight_hh_l0"].astype(np.float64)
+        y64, _, tape64 = model.forward(x, train=True)
+        grads64 = model.backward(tape64, dy)
+    # x's dtype is the compute dtype; the float64 copy holds the same values, so the same bits come out
+    assert y64.dtype == np.float32 and np.array_equal(y64, y)
+    assert grads64.params["weight_hh_l0"].dtype == np.float64
+    assert grads64.params["weight_ih_l0"].dtype == np.float32
+    for name, grad in grads.params.items():
+        assert np.array_equal(grads64.params[name], grad), name
+
+
 def test_callers_arrays_are_never_modified(backend, rng):
     model = fr.LSTM(I, H, num_layers=2, bidirectional=True, dropout=0.3, seed=0)
     x = rng.standard_normal((T, B, I)).astype(np.float32)

@@ -45,6 +45,7 @@ class FrozenNetwork:
     def __init__(self, net: RecurrentNetwork) -> None:
         if not isinstance(net, RecurrentNetwork):
             raise TypeError(f"net: expected an LSTM, GRU or RNN of fusedrnn, got {type(net).__name__}")
+        validate.model_params(net.params, net._shapes)
         snapshot = copy.copy(net)  # config and options shared (immutable), parameters our own
         snapshot.params = {name: _read_only_copy(value) for name, value in net.params.items()}
         self._net = snapshot

@@ -132,6 +132,8 @@ class RecurrentNetwork:
         h0 = validate.state(h0, "h0", shape, xt.dtype)
         c0 = validate.state(c0, "c0", shape, xt.dtype) if config.cell.has_cell_state else None
         lens = validate.lengths(lengths, T=T, B=B)
+        if weights is None:  # a snapshot's own arrays were checked when it was made
+            validate.model_params(self.params, self._shapes)
         y, h_n, c_n, tape = network.forward(config, self.params, xt, h0, c0, lens, train=train, rng=rng,
                                             weights=weights)
         if self.batch_first:
@@ -169,6 +171,7 @@ class RecurrentNetwork:
         dh_n, dc_n = validate.cell_state(config.cell, dstate, "dstate")
         dh_n = validate.state(dh_n, "dh_n", shape, tape.dtype)
         dc_n = validate.state(dc_n, "dc_n", shape, tape.dtype) if config.cell.has_cell_state else None
+        validate.model_params(self.params, self._shapes)
         result = network.backward(tape, self.params, dy, dh_n, dc_n, clip, need_dx=bool(input_grad))
         dx = result.dx
         if self.batch_first and dx is not None:

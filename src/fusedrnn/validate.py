@@ -154,6 +154,39 @@ def params(
     return checked
 
 
+def model_params(values, shapes: dict[str, tuple[int, ...]]) -> None:
+    """A model's own ``params`` before it is used: every expected name and no other, each a float
+    NumPy array of its shape. The dict is the user's to write into, so every call checks it (a few
+    attribute reads per parameter) rather than let a wrong array reach a backend."""
+    if type(values) is dict and len(values) == len(shapes):
+        for name, shape in shapes.items():
+            array = values.get(name)
+            if not isinstance(array, np.ndarray) or array.shape != shape or array.dtype not in FLOAT_DTYPES:
+                break
+        else:
+            return
+    _model_params_error(values, shapes)
+
+
+def _model_params_error(values, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Raises for the first problem found; returns for a dict subclass with nothing wrong."""
+    if not isinstance(values, dict):
+        raise TypeError(f"params: expected a dict of name -> NumPy array, got {type(values).__name__}")
+    missing = [name for name in shapes if name not in values]
+    unexpected = [name for name in values if name not in shapes]
+    if missing or unexpected:
+        raise ValueError(f"params: missing {missing}, unexpected {unexpected}; expected {list(shapes)}")
+    for name, shape in shapes.items():
+        array = values[name]
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"params[{name!r}]: expected a NumPy array, got {type(array).__name__} "
+                            "(load_state_dict converts tensors and lists)")
+        if array.shape != shape:
+            raise ValueError(f"params[{name!r}]: expected shape {shape}, got {array.shape}")
+        if array.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"params[{name!r}]: expected dtype float32 or float64, got {array.dtype}")
+
+
 def cell_state(cell: CellSpec, state, name: str):
     """Split a user state into (h, c): LSTM takes a pair (h, c), other cells a single h."""
     if state is None:
