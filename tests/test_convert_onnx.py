@@ -127,6 +127,8 @@ def test_to_onnx_returns_new_arrays_and_leaves_params_alone(rng):
         pytest.param(lambda p: to_onnx(p, "lstm", num_directions=3), ValueError, r"num_directions: expected an int in",
                      id="three-directions"),
         pytest.param(lambda p: to_onnx(p, "peephole"), ValueError, r"cell: expected", id="unknown-cell"),
+        pytest.param(lambda p: to_onnx(list(p.values()), "lstm"), TypeError,
+                     r"params: expected a dict of PyTorch name -> array, got list", id="params-list"),
         pytest.param(lambda p: to_onnx({k: v for k, v in p.items() if k != "bias_hh_l0"}, "lstm"), ValueError,
                      r"'bias_hh_l0' next to 'bias_ih_l0'", id="one-bias"),
         pytest.param(lambda p: from_onnx(np.zeros((1, 20, 3)), np.zeros((1, 20, 4)), cell="lstm"), ValueError,

@@ -7,6 +7,7 @@ Shapes: I input features, H hidden units, G gates (1 RNN, 3 GRU, 4 LSTM), D dire
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -64,6 +65,8 @@ def _float_array(value, name: str) -> np.ndarray:
 
 def _read_layer(params, cell: CellSpec, layer: int, direction: int) -> _LayerParams:
     """The parameters of one layer and direction (1 = reverse) of a PyTorch-named dict, shapes checked."""
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params: expected a dict of PyTorch name -> array, got {type(params).__name__}")
     names = layer_param_names(layer, direction)
     for name in names[:2]:
         if name not in params:
