@@ -134,9 +134,10 @@ def output_gradient(value, name: str, shape: tuple[int, ...], dtype: np.dtype) -
 
 
 def params(
-    values: dict, shapes: dict[str, tuple[int, ...]], *, strict: bool = True
+    values: dict, shapes: dict[str, tuple[int, ...]], *, strict: bool = True, label: str = "{}"
 ) -> dict[str, np.ndarray]:
-    """Parameter arrays by name: every expected name present with its exact shape, floating point."""
+    """Parameter arrays by name: every expected name present with its exact shape, floating point.
+    label: how messages name a parameter (``label.format(name)``)."""
     if not isinstance(values, dict):
         raise TypeError(f"params: expected a dict of name -> array, got {type(values).__name__}")
     missing = [name for name in shapes if name not in values]
@@ -145,11 +146,12 @@ def params(
         raise ValueError(f"params: missing {missing}, unexpected {unexpected}; expected {list(shapes)}")
     checked = {}
     for name, shape in shapes.items():
-        array = as_array(values[name], name)
+        where = label.format(name)
+        array = as_array(values[name], where)
         if array.shape != shape:
-            raise ValueError(f"{name}: expected shape {shape}, got {array.shape}")
+            raise ValueError(f"{where}: expected shape {shape}, got {array.shape}")
         if array.dtype not in FLOAT_DTYPES:
-            raise TypeError(f"{name}: expected dtype float32 or float64, got {array.dtype}")
+            raise TypeError(f"{where}: expected dtype float32 or float64, got {array.dtype}")
         checked[name] = array
     return checked
 
@@ -169,22 +171,16 @@ def model_params(values, shapes: dict[str, tuple[int, ...]]) -> None:
 
 
 def _model_params_error(values, shapes: dict[str, tuple[int, ...]]) -> None:
-    """Raises for the first problem found; returns for a dict subclass with nothing wrong."""
+    """Raises for the first problem found; returns for a dict subclass with nothing wrong. The names,
+    shapes and dtypes are load_state_dict's checks; only that each is a NumPy array is the model's own
+    (the model uses the arrays as they are, where load_state_dict converts)."""
     if not isinstance(values, dict):
         raise TypeError(f"params: expected a dict of name -> NumPy array, got {type(values).__name__}")
-    missing = [name for name in shapes if name not in values]
-    unexpected = [name for name in values if name not in shapes]
-    if missing or unexpected:
-        raise ValueError(f"params: missing {missing}, unexpected {unexpected}; expected {list(shapes)}")
-    for name, shape in shapes.items():
-        array = values[name]
-        if not isinstance(array, np.ndarray):
+    for name, array in values.items():
+        if name in shapes and not isinstance(array, np.ndarray):
             raise TypeError(f"params[{name!r}]: expected a NumPy array, got {type(array).__name__} "
                             "(load_state_dict converts tensors and lists)")
-        if array.shape != shape:
-            raise ValueError(f"params[{name!r}]: expected shape {shape}, got {array.shape}")
-        if array.dtype not in FLOAT_DTYPES:
-            raise TypeError(f"params[{name!r}]: expected dtype float32 or float64, got {array.dtype}")
+    params(values, shapes, label="params[{!r}]")
 
 
 def cell_state(cell: CellSpec, state, name: str):
