@@ -248,6 +248,27 @@ def test_gradients_only_where_needed(on_backend):
     assert missing == {"config", "views", "seed", "x", "c0", "lengths", "rows", "weight_hh_l1"}
 
 
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_an_empty_batch_gives_what_torch_gives(cell):
+    """B = 0, as torch.nn: empty output and states of its shapes; after backward, every parameter's and
+    given state's gradient is zeros (not None), and the input's is empty."""
+    gen = torch.Generator().manual_seed(12)
+    ours, theirs = twins(cell, 3, 4, num_layers=2, bidirectional=True, batch_first=True)
+    x = leaf((0, 5, 3), torch.float64, gen)
+    for hx in (None, states_of(cell, 4, 0, 4, torch.float64, gen)):
+        mine, out = run(ours, x, hx)
+        expected = run(theirs, x, hx)[0]
+        assert {name: a.shape for name, a in mine.items()} == {name: a.shape for name, a in expected.items()}
+        assert_all_close(mine, expected, torch.float64)
+        assert out.grad_fn is not None
+    assert all(p.grad is not None and not p.grad.any() for p in ours.parameters())
+    with torch.no_grad():
+        y, _ = ours(x)
+    assert y.grad_fn is None and y.shape == (0, 5, 8)
+    with pytest.raises(ValueError, match=r"h_0: expected shape \(4, 0, 4\)"):
+        ours(x, states_of(cell, 4, 2, 4, torch.float64, gen))
+
+
 def test_inference_keeps_no_graph_and_gives_the_same_outputs(on_backend):
     gen = torch.Generator().manual_seed(9)
     ours = frt.GRU(3, 4, num_layers=2, dtype=torch.float64)
@@ -439,6 +460,8 @@ def test_caller_tensors_are_never_modified_and_in_place_changes_are_caught(on_ba
         pytest.param(lambda: frt.GRU(3, 4, dtype=torch.float64),
                      lambda m: m(torch.zeros(2, 2, 5, dtype=torch.float64)), ValueError,
                      r"input: expected I = input_size = 3", id="input-I"),
+        pytest.param(lambda: frt.GRU(3, 4), lambda m: m(torch.zeros(0, 2, 3)), ValueError,
+                     r"input: expected at least one time step, got T=0", id="input-T0"),
         pytest.param(lambda: frt.GRU(3, 4, dtype=torch.float64),
                      lambda m: m(torch.zeros(2, 2, 3, dtype=torch.float64, device="meta")), ValueError,
                      r"input: expected a CPU tensor", id="input-meta"),

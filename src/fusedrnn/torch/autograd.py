@@ -144,3 +144,33 @@ def run(config: network.Config, views: ParameterViews, seed, x, h0, c0, lengths,
     if rows is not None:
         y = y[rows]
     return tuple(_tensor(a) for a in (y, h_n, c_n) if a is not None)
+
+
+class EmptyBatchFunction(torch.autograd.Function):
+    """torch.nn's result for a batch of no sequences: every output empty, and zeros as the gradient of
+    every input that asks for one (so each parameter's .grad becomes zeros, as with torch.nn).
+
+    apply(shapes, *tensors): the outputs' shapes, then the inputs (all of one dtype)."""
+
+    @staticmethod
+    def forward(ctx, shapes, *tensors):
+        ctx.shapes = [t.shape for t in tensors]
+        ctx.dtype = tensors[0].dtype
+        return tuple(tensors[0].new_zeros(shape) for shape in shapes)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, *grads):
+        need = ctx.needs_input_grad[1:]
+        return (None, *(torch.zeros(shape, dtype=ctx.dtype) if n else None for shape, n in zip(ctx.shapes, need)))
+
+
+def empty_batch(config: network.Config, x, h0, c0, params):
+    """The outputs for x [T, 0, I]: y [T, 0, D*H] and h_n (and c_n) [L*D, 0, H], as run returns them."""
+    T, H, D = x.shape[0], config.hidden_size, config.num_directions
+    state = (config.num_layers * D, 0, H)
+    shapes = [(T, 0, D * H), state] + ([state] if config.cell.has_cell_state else [])
+    tensors = [t for t in (x, h0, c0, *params) if t is not None]
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return EmptyBatchFunction.apply(shapes, *tensors)
+    return tuple(x.new_zeros(shape) for shape in shapes)

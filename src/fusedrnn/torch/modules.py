@@ -18,7 +18,7 @@ from torch.nn.utils.rnn import PackedSequence
 from .. import cells, network, validate
 from ..cells import CellSpec
 from ..weights import param_shapes
-from .autograd import ParameterViews, rows_of_pack, run
+from .autograd import ParameterViews, empty_batch, rows_of_pack, run
 
 _FLOAT_DTYPES = (torch.float32, torch.float64)
 
@@ -163,8 +163,8 @@ class RecurrentBase(nn.Module):
                 f"input: expected I = input_size = {self.input_size} features, got "
                 + (f"input.data of shape {tuple(x.shape)}" if packed else f"time-major shape {tuple(x.shape)}")
             )
-        if T == 0 or B == 0:
-            raise ValueError(f"input: expected at least one time step and one sequence, got T={T}, B={B}")
+        if T == 0:  # torch.nn refuses it too
+            raise ValueError(f"input: expected at least one time step, got T=0 (time-major shape {tuple(x.shape)})")
 
         h0, c0 = self._initial_state(hx, batched, B, dtype)
         if packed and sorted_indices is not None:  # the caller's batch order -> the pack's
@@ -179,7 +179,10 @@ class RecurrentBase(nn.Module):
         seed = int(torch.randint(0, 2**62, (1,)).item()) if dropout_active else None
         config = _config(self._cell(), self.input_size, self.hidden_size, self.num_layers, self.bidirectional,
                          self.bias, self.dropout if dropout_active else 0.0)
-        outputs = run(config, views, seed, x.contiguous(), h0, c0, lengths, params, rows=rows)
+        if B == 0:  # as torch.nn: empty output and states, zero gradients
+            outputs = empty_batch(config, x, h0, c0, params)
+        else:
+            outputs = run(config, views, seed, x.contiguous(), h0, c0, lengths, params, rows=rows)
         y, states = outputs[0], list(outputs[1:])
 
         if packed:
