@@ -80,6 +80,16 @@ inline void prefetch_lanes(const T* p, bool write = false) {
   }
 }
 
+// Every 64-byte line of rows[0..n) (len elements each) asked for at once, for reading.
+template <typename T>
+inline void prefetch_rows(const T* const* rows, int n, long len) {
+  for (int i = 0; i < n; ++i) {
+    const auto begin = reinterpret_cast<uintptr_t>(rows[i]) & ~uintptr_t(63);
+    const auto end = reinterpret_cast<uintptr_t>(rows[i] + len);
+    for (uintptr_t line = begin; line < end; line += 64) __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 3);
+  }
+}
+
 // Offset of step t, unit block ub, batch row b in a saved array in tile order with `width`
 // lane arrays per row (kernels.h).
 inline long tile_offset(long t, int ub, long b, int nub, long B, int width) {

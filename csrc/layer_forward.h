@@ -320,6 +320,12 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
       if (fused_x)
         for (int i = 0; i < nact; ++i) xrows[i] = a.x + (tb0 + rows[i]) * I;
 
+      // At batches of 1 to 4, every line of h_{t-1} at once: the product would otherwise take the
+      // lines the other members wrote one at a time, as its k loop reaches them, each a transfer
+      // between cores. T=100 I=H=256 frozen, 2 threads, Zen 5 (bench/ab_builds.py, both orders), in
+      // the machine's state where a line takes 190-210 ns one way between its two CPUs: B=1 LSTM
+      // 1.07-1.10x, GRU 1.07-1.08x; where it takes 45-90 ns, even (0.98-1.01x).
+      if (row_groups) prefetch_rows(arows.data(), nact, H);
       const bool down = zigzag && (s & 1) != 0;
       sched.run(1 + s * P, part, [&](int u) {
         // The group's leader does the group's work (their panels follow one another).
@@ -421,6 +427,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
       if constexpr (Cell::kResetBefore) {
         // Phase 2 (r*h of every unit is ready): n from (r*h)·W_hnᵀ, then h'.
         for (int i = 0; i < nact; ++i) arows[i] = rh.data() + static_cast<long>(rows[i]) * H;
+        if (row_groups) prefetch_rows(arows.data(), nact, H);  // as h_{t-1}'s above
         sched.run(2 + s * P, part, [&](int u) {
           const int ub = units.leader[u], nq = led[ub];
           const T* panel = packed + static_cast<size_t>(ub) * H * NC;
