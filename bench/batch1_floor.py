@@ -6,7 +6,9 @@ slice of W_hh once per step with one barrier per step (no multiplication, no gat
 input projection is timed as one numpy.matmul at the same thread count, each in a process of its
 own. Then, round by round, fusedrnn-cpp and its peers are timed (bench/interleaved.py's
 timed_call). The table gives the floors' fastest rounds, the implementations' medians over
-rounds, and what each target needs beside the floor.
+rounds, and what each target needs beside the floor. With two threads or more, a last line gives
+how long a cache line took between two cores (bench/core_latency.c) before and after the rounds:
+on a virtual machine that moves with where the host puts the CPUs, and batch-1 steps with it.
 
     python bench/batch1_floor.py [--workloads W1,W8] [--threads 2] [--rounds 9] [--size full|smoke]
 
@@ -17,6 +19,7 @@ implementation could not run.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -43,6 +46,11 @@ def weight_read_ms(exe: str, rows: int, H: int, steps: int, threads: int) -> flo
     out = subprocess.run([exe, str(rows), str(H), str(steps), str(threads), "10"], capture_output=True, text=True,
                          check=True).stdout
     return float(out.split()[0])
+
+
+def core_latency_ns(exe: str, trips: int = 100_000) -> float:
+    """Median of 5 runs of core_latency: nanoseconds one way for a cache line between two threads' cores."""
+    return float(subprocess.run([exe, str(trips), "5"], capture_output=True, text=True, check=True).stdout)
 
 
 def projection_ms(T: int, I: int, GH: int, threads: int) -> float:
@@ -112,13 +120,24 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="batch1_floor_") as tmp:
         try:
             exe = compile_for_this_machine("stream_floor", tmp)
+            latency = compile_for_this_machine("core_latency", tmp) if two_cpus(args.threads) else None
+            before = core_latency_ns(latency) if latency else None
             rows = measure(names, args.threads, args.rounds, args.size, exe)
+            after = core_latency_ns(latency) if latency else None
         except (RuntimeError, NotApplicable) as error:  # NotInstalled too: a peer missing here
             print(f"batch1_floor: {error}", file=sys.stderr)
             return 1
     print(rounds_line(args, "floors: fastest round, implementations: median of rounds"))
     print(table(rows))
+    if latency:
+        print(f"\nA cache line between two cores, one way: {before:.0f} ns before the rounds, {after:.0f} ns after.")
     return 0
+
+
+def two_cpus(threads: int) -> bool:
+    """Whether the latency between two cores can be measured: two threads or more, on two CPUs or more
+    (two threads handing a line back and forth on one CPU would each wait for the scheduler)."""
+    return threads >= 2 and len(os.sched_getaffinity(0)) >= 2
 
 
 if __name__ == "__main__":

@@ -322,9 +322,13 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
 
       // At batches of 1 to 4, every line of h_{t-1} at once: the product would otherwise take the
       // lines the other members wrote one at a time, as its k loop reaches them, each a transfer
-      // between cores. T=100 I=H=256 frozen, 2 threads, Zen 5 (bench/ab_builds.py, both orders), in
-      // the machine's state where a line takes 190-210 ns one way between its two CPUs: B=1 LSTM
-      // 1.07-1.10x, GRU 1.07-1.08x; where it takes 45-90 ns, even (0.98-1.01x).
+      // between cores. T=100 frozen, 2 threads, Zen 5 (bench/ab_builds.py, both orders), in the
+      // machine's state where a line takes 180-210 ns one way between its two CPUs
+      // (bench/core_latency.c): I=H=256 B=1 LSTM 1.07-1.10x, GRU 1.05-1.09x, RNN(tanh) 1.21-1.24x,
+      // B=2 LSTM 1.06-1.07x, B=4 LSTM and GRU 1.05x; I=H=128 B=1 LSTM 1.15-1.18x; I=H=512 LSTM 1.04x.
+      // Where it takes 40-90 ns: I=H=256 0.97-1.02x, I=H=128 1.01-1.03x. For more rows (W3's
+      // shape, LSTM T=1000 B=16 I=H=128) about even or slower, and the backward's gate-gradient rows
+      // the same way slower at B=32 (0.97-0.98x): not there.
       if (row_groups) prefetch_rows(arows.data(), nact, H);
       const bool down = zigzag && (s & 1) != 0;
       sched.run(1 + s * P, part, [&](int u) {
