@@ -326,7 +326,7 @@ void layer_forward(const ForwardArgs<typename V::Elem>& a) {
       // machine's state where a line takes 180-210 ns one way between its two CPUs
       // (bench/core_latency.c): I=H=256 B=1 LSTM 1.07-1.10x, GRU 1.05-1.09x, RNN(tanh) 1.21-1.24x,
       // B=2 LSTM 1.06-1.07x, B=4 LSTM and GRU 1.05x; I=H=128 B=1 LSTM 1.15-1.18x; I=H=512 LSTM 1.04x.
-      // Where it takes 40-90 ns: I=H=256 0.97-1.02x, I=H=128 1.01-1.03x. For more rows (W3's
+      // Where it takes 40-90 ns: I=H=256 0.98-1.01x, I=H=128 0.96-1.03x. For more rows (W3's
       // shape, LSTM T=1000 B=16 I=H=128) about even or slower, and the backward's gate-gradient rows
       // the same way slower at B=32 (0.97-0.98x): not there.
       if (row_groups) prefetch_rows(arows.data(), nact, H);
