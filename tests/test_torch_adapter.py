@@ -269,6 +269,18 @@ def test_an_empty_batch_gives_what_torch_gives(cell):
         ours(x, states_of(cell, 4, 2, 4, torch.float64, gen))
 
 
+def test_autocast_changes_neither_dtype_nor_result():
+    """Under CPU autocast (bfloat16) the module computes in float32, as outside it, with the same bits."""
+    gen = torch.Generator().manual_seed(13)
+    ours = frt.LSTM(3, 4, num_layers=2)
+    x = leaf((5, 2, 3), torch.float32, gen)
+    y, (h, c) = ours(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ya, (ha, ca) = ours(x)
+    assert ya.dtype == ha.dtype == ca.dtype == torch.float32
+    assert torch.equal(ya, y) and torch.equal(ha, h) and torch.equal(ca, c)
+
+
 def test_inference_keeps_no_graph_and_gives_the_same_outputs(on_backend):
     gen = torch.Generator().manual_seed(9)
     ours = frt.GRU(3, 4, num_layers=2, dtype=torch.float64)
