@@ -120,16 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="batch1_floor_") as tmp:
         try:
             exe = compile_for_this_machine("stream_floor", tmp)
-            latency = compile_for_this_machine("core_latency", tmp) if two_cpus(args.threads) else None
-            before = core_latency_ns(latency) if latency else None
+            latency_exe = compile_for_this_machine("core_latency", tmp) if two_cpus(args.threads) else None
+            before = core_latency_ns(latency_exe) if latency_exe else None
             rows = measure(names, args.threads, args.rounds, args.size, exe)
-            after = core_latency_ns(latency) if latency else None
+            after = core_latency_ns(latency_exe) if latency_exe else None
         except (RuntimeError, NotApplicable) as error:  # NotInstalled too: a peer missing here
             print(f"batch1_floor: {error}", file=sys.stderr)
             return 1
     print(rounds_line(args, "floors: fastest round, implementations: median of rounds"))
     print(table(rows))
-    if latency:
+    if latency_exe:
         print(f"\nA cache line between two cores, one way: {before:.0f} ns before the rounds, {after:.0f} ns after.")
     return 0
 

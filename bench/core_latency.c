@@ -30,6 +30,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   double* ns = malloc(sizeof(double) * (size_t)repeats);
+  if (ns == NULL) {
+    fprintf(stderr, "core_latency: out of memory for %d repeats\n", repeats);
+    return 1;
+  }
   int team = 0;
   for (int rep = 0; rep <= repeats; ++rep) { /* the first run starts the team, untimed */
     atomic_store(&ball, 0);
