@@ -85,7 +85,7 @@ inline void wake_all(std::atomic<int>* word) {
 
 // Runs the blocks of a sequence of phases (time steps, or parts of a step) over a team.
 // Each thread first takes the blocks of its own fixed slice (so at batch 1 its weights stay
-// in its cache), then helps with blocks still unclaimed in other slices; a phase ends when
+// in its cache), all still unclaimed at once, then helps with blocks still unclaimed in other slices; a phase ends when
 // all its blocks are done, not when all threads have arrived. So a thread descheduled on a
 // busy machine costs the others nothing: they do its blocks. A block's result does not
 // depend on which thread computes it, so results stay bitwise independent of threads.
@@ -149,17 +149,30 @@ class BlockScheduler {
     if (part == 0 && started_.load(std::memory_order_acquire) + 1 < team_ &&
         std::chrono::steady_clock::now() - started_at_ > kLate)
       yield_cpu();
-    for (int k = 0; k < parts_; ++k) {
+    // The member's own blocks not yet taken, in one claim, and their count added once: a claim
+    // and a count per block were each a transfer of the counters' line between the cores, twice
+    // a block at batch 1, where a block is a microsecond's work. Others' blocks (a member late
+    // or absent) one at a time, looked at before they are claimed. T=100 I=H=256, 2 threads, Zen 5
+    // (bench/ab_builds.py), against a claim and a count per block: where a line takes 190-210 ns
+    // between the CPUs (bench/core_latency.c), inference frozen B=1 LSTM 1.043x and 1.046x, GRU
+    // 1.044x, B=4 LSTM 1.086x, B=8 1.049x, backward B=1 LSTM 1.068x, GRU 1.069x; where it takes
+    // 45-60 ns, B=1 GRU 1.024x and LSTM about even. W3's shape (LSTM T=50 B=32 I=H=256) training
+    // forward 0.98-1.02x and step 0.993-1.011x, LSTM T=1000 B=16 I=H=128 step 1.012x.
+    const int own_end = bounds_[part + 1];
+    const int first = own_end > bounds_[part] ? c[1 + part].fetch_add(own_end - bounds_[part], std::memory_order_relaxed)
+                                              : own_end;
+    if (first < own_end) {
+      for (int b = first; b < own_end; ++b) fn(b);
+      count_done(c, own_end - first);
+    }
+    for (int k = 1; k < parts_; ++k) {
       const int q = (part + k) % parts_;
       const int end = bounds_[q + 1];
-      for (;;) {
+      while (c[1 + q].load(std::memory_order_relaxed) < end) {
         const int b = c[1 + q].fetch_add(1, std::memory_order_relaxed);
         if (b >= end) break;
         fn(b);
-        // seq_cst pairs with the sleeper's: either it sees the count, or we see it asleep.
-        if (c[0].fetch_add(1, std::memory_order_seq_cst) + 1 == blocks_ &&
-            c[1 + parts_].load(std::memory_order_seq_cst) > 0)
-          wake(c);
+        count_done(c, 1);
       }
     }
     if (c[0].load(std::memory_order_acquire) == blocks_) return;
@@ -191,6 +204,12 @@ class BlockScheduler {
   }
 
  private:
+  // Adds n blocks done to phase c's count; whoever completes it wakes the phase's sleepers
+  // (seq_cst pairs with the sleeper's: either it sees the count, or we see it asleep).
+  void count_done(std::atomic<int>* c, int n) {
+    if (c[0].fetch_add(n, std::memory_order_seq_cst) + n == blocks_ && c[1 + parts_].load(std::memory_order_seq_cst) > 0)
+      wake(c);
+  }
   // Sleeps until *count reaches `target`, counted in *sleepers meanwhile (whoever brings the count
   // to the target wakes the sleepers: seq_cst on both sides, so either it sees them or they see it).
   // Linux may wake a sleeper onto the waker's CPU, where the waker goes on running (or spinning,
