@@ -85,10 +85,11 @@ inline void wake_all(std::atomic<int>* word) {
 
 // Runs the blocks of a sequence of phases (time steps, or parts of a step) over a team.
 // Each thread first takes the blocks of its own fixed slice (so at batch 1 its weights stay
-// in its cache), all still unclaimed at once, then helps with blocks still unclaimed in other slices; a phase ends when
-// all its blocks are done, not when all threads have arrived. So a thread descheduled on a
-// busy machine costs the others nothing: they do its blocks. A block's result does not
-// depend on which thread computes it, so results stay bitwise independent of threads.
+// in its cache), all those still unclaimed at once, then helps with blocks still unclaimed in
+// other slices; a phase ends when all its blocks are done, not when all threads have arrived.
+// So a thread descheduled on a busy machine before a phase costs the others nothing: they do
+// its blocks. A block's result does not depend on which thread computes it, so results stay
+// bitwise independent of threads.
 // Every member calls start() first and finish() last: they keep the team on different CPUs
 // (team_placement.h) and end it with a wait that sleeps rather than OpenMP's spinning barrier.
 class BlockScheduler {
@@ -156,11 +157,11 @@ class BlockScheduler {
     // (bench/ab_builds.py), against a claim and a count per block: where a line takes 190-210 ns
     // between the CPUs (bench/core_latency.c), inference frozen B=1 LSTM 1.043x and 1.046x, GRU
     // 1.044x, B=4 LSTM 1.086x, B=8 1.049x, backward B=1 LSTM 1.068x, GRU 1.069x; where it takes
-    // 45-60 ns, B=1 GRU 1.024x and LSTM about even. W3's shape (LSTM T=50 B=32 I=H=256) training
-    // forward 0.98-1.02x and step 0.993-1.011x, LSTM T=1000 B=16 I=H=128 step 1.012x.
+    // 40-60 ns, B=1 LSTM 1.015x and 1.016x, GRU 0.991-1.024x. W3's shape (LSTM T=50 B=32 I=H=256):
+    // training forward 0.98-1.02x, backward 1.011x, step 0.993x and 0.995x; LSTM T=1000 B=16 I=H=128 step 1.012x.
     const int own_end = bounds_[part + 1];
-    const int first = own_end > bounds_[part] ? c[1 + part].fetch_add(own_end - bounds_[part], std::memory_order_relaxed)
-                                              : own_end;
+    const int own = own_end - bounds_[part];
+    const int first = own > 0 ? c[1 + part].fetch_add(own, std::memory_order_relaxed) : own_end;
     if (first < own_end) {
       for (int b = first; b < own_end; ++b) fn(b);
       count_done(c, own_end - first);
@@ -207,7 +208,8 @@ class BlockScheduler {
   // Adds n blocks done to phase c's count; whoever completes it wakes the phase's sleepers
   // (seq_cst pairs with the sleeper's: either it sees the count, or we see it asleep).
   void count_done(std::atomic<int>* c, int n) {
-    if (c[0].fetch_add(n, std::memory_order_seq_cst) + n == blocks_ && c[1 + parts_].load(std::memory_order_seq_cst) > 0)
+    if (c[0].fetch_add(n, std::memory_order_seq_cst) + n == blocks_ &&
+        c[1 + parts_].load(std::memory_order_seq_cst) > 0)
       wake(c);
   }
   // Sleeps until *count reaches `target`, counted in *sleepers meanwhile (whoever brings the count
