@@ -158,7 +158,7 @@ class BlockScheduler {
     // between the CPUs (bench/core_latency.c), inference frozen B=1 LSTM 1.043x and 1.046x, GRU
     // 1.044x, B=4 LSTM 1.086x, B=8 1.049x, backward B=1 LSTM 1.068x, GRU 1.069x; where it takes
     // 40-60 ns, B=1 LSTM 1.015x and 1.016x, GRU 0.991-1.024x. W3's shape (LSTM T=50 B=32 I=H=256):
-    // training forward 0.98-1.02x, backward 1.011x, step 0.993x and 0.995x; LSTM T=1000 B=16 I=H=128 step 1.012x.
+    // training forward 0.98-1.02x, backward 1.011x, step 0.993-1.019x (six runs); LSTM T=1000 B=16 I=H=128 step 1.012x.
     const int own_end = bounds_[part + 1];
     const int own = own_end - bounds_[part];
     const int first = own > 0 ? c[1 + part].fetch_add(own, std::memory_order_relaxed) : own_end;
