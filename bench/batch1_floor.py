@@ -19,7 +19,6 @@ implementation could not run.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,8 @@ from fusedrnn.cells import CELLS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/'s own modules
 
-from floors import add_arguments, compile_for_this_machine, median_ms, rounds_line, workload_names  # noqa: E402
+from floors import add_arguments, median_ms, rounds_line, workload_names  # noqa: E402
+from native import compile_for_this_machine, core_latency_ns, latency_line, two_cpus  # noqa: E402
 from report import TARGETS  # noqa: E402
 from runners import NotApplicable, make_runner, set_threads  # noqa: E402
 from workloads import sized  # noqa: E402
@@ -46,11 +46,6 @@ def weight_read_ms(exe: str, rows: int, H: int, steps: int, threads: int) -> flo
     out = subprocess.run([exe, str(rows), str(H), str(steps), str(threads), "10"], capture_output=True, text=True,
                          check=True).stdout
     return float(out.split()[0])
-
-
-def core_latency_ns(exe: str, trips: int = 100_000) -> float:
-    """Median of 5 runs of core_latency: nanoseconds one way for a cache line between two threads' cores."""
-    return float(subprocess.run([exe, str(trips), "5"], capture_output=True, text=True, check=True).stdout)
 
 
 def projection_ms(T: int, I: int, GH: int, threads: int) -> float:
@@ -130,14 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     print(rounds_line(args, "floors: fastest round, implementations: median of rounds"))
     print(table(rows))
     if latency_exe:
-        print(f"\nA cache line between two cores, one way: {before:.0f} ns before the rounds, {after:.0f} ns after.")
+        print("\n" + latency_line(before, after))
     return 0
-
-
-def two_cpus(threads: int) -> bool:
-    """Whether the latency between two cores can be measured: two threads or more, on two CPUs or more
-    (two threads handing a line back and forth on one CPU would each wait for the scheduler)."""
-    return threads >= 2 and len(os.sched_getaffinity(0)) >= 2
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
  * threads hand a counter back and forth `trips` times, each waiting for the other's write. Prints
  * the median of `repeats` runs as nanoseconds one way. A batch-1 step hands its state over
  * between the team's cores at least once, so this latency is part of every step's time; on a
- * virtual machine it moves as the host places the two CPUs. Used by batch1_floor.py.
+ * virtual machine it moves as the host places the two CPUs. Used by batch1_floor.py and
+ * interleaved.py, through native.py.
  *
  *     core_latency trips repeats
  */

@@ -1,33 +1,13 @@
-"""What batch1_floor.py and training_floor.py share: a C floor compiled for this machine, their
-command line, and the implementations timed round by round beside the floor."""
+"""What batch1_floor.py and training_floor.py share: their command line, and the implementations
+timed round by round beside a C floor (native.py builds it)."""
 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import statistics
-import subprocess
-from pathlib import Path
 
 from interleaved import timed_call
 from workloads import SIZES
-
-HERE = Path(__file__).resolve().parent
-
-
-def compile_for_this_machine(name: str, out_dir: str) -> str:
-    """bench/<name>.c built for this machine (-march=native: a local measurement, never shipped)."""
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        raise RuntimeError(f"no C compiler (cc, gcc or $CC) to build bench/{name}.c")
-    exe = os.path.join(out_dir, name)
-    for flags in (["-march=native", "-mprefer-vector-width=512"], ["-march=native"], []):
-        done = subprocess.run([cc, "-O3", *flags, "-fopenmp", str(HERE / f"{name}.c"), "-o", exe],
-                              capture_output=True, text=True)
-        if done.returncode == 0:
-            return exe
-    raise RuntimeError(f"bench/{name}.c did not compile with {cc}:\n{done.stderr}")
 
 
 def add_arguments(parser: argparse.ArgumentParser, allowed: tuple[str, ...], default: str) -> None:

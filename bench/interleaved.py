@@ -12,7 +12,9 @@ an untimed call of the same implementation, as back-to-back rounds would.
 
     python bench/interleaved.py [--workloads W1,W3] [--threads 2] [--rounds 15] [--size full|smoke]
 
-Prints a Markdown table (for bench/RESULTS.md); exits 1 if a target's implementations could not run.
+Prints a Markdown table (for bench/RESULTS.md), then, with two threads or more, how long a cache line
+took between two cores before and after the rounds (native.py: the machine's state); exits 1 if a
+target's implementations could not run.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # runners, workloads, report: bench/'s own modules
 
+from native import core_latency_ns, latency_line, latency_probe  # noqa: E402
 from proc_threads import wait_until_idle  # noqa: E402
 from report import TARGET_IMPL, TARGETS  # noqa: E402
 from runners import NotApplicable, make_runner  # noqa: E402
@@ -113,9 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads < 1 or args.rounds < 1:
         parser.error(f"--threads and --rounds: expected positive ints, got {args.threads} and {args.rounds}")
 
-    pairs, problems = measure(chosen, args.threads, args.rounds, args.size)
+    with tempfile.TemporaryDirectory(prefix="interleaved_") as tmp:
+        latency_exe = latency_probe(args.threads, tmp)
+        before = core_latency_ns(latency_exe) if latency_exe else None
+        pairs, problems = measure(chosen, args.threads, args.rounds, args.size)
+        after = core_latency_ns(latency_exe) if latency_exe else None
     print(f"{args.rounds} rounds at {args.threads} thread{'s' if args.threads > 1 else ''}, size {args.size}\n")
     print(table(pairs))
+    if latency_exe:
+        print("\n" + latency_line(before, after))
     for line in problems:
         print(line, file=sys.stderr)
     return 1 if problems else 0

@@ -2,8 +2,8 @@
 
 import pytest
 
-from batch1_floor import core_latency_ns, main, two_cpus, weight_read_ms
-from floors import compile_for_this_machine
+from batch1_floor import main, weight_read_ms
+from native import compile_for_this_machine, core_latency_ns, two_cpus
 
 
 def test_stream_floor_reads_the_weights(tmp_path):

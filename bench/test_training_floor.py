@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from floors import compile_for_this_machine
+from native import compile_for_this_machine
 from training_floor import main, products_rate
 
 

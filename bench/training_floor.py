@@ -25,7 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/'s own modules
 
-from floors import add_arguments, compile_for_this_machine, median_ms, rounds_line, workload_names  # noqa: E402
+from floors import add_arguments, median_ms, rounds_line, workload_names  # noqa: E402
+from native import compile_for_this_machine  # noqa: E402
 from report import TARGETS  # noqa: E402
 from runners import NotApplicable, make_runner  # noqa: E402
 from workloads import sized  # noqa: E402
