@@ -19,7 +19,7 @@ namespace fusedrnn {
 namespace {
 
 std::atomic<bool> adaptive{true};
-constexpr long long kRecheckNs = 4000000;
+constexpr long long kRecheckNs = 25000000;  // how long an answer is reused (threads_available)
 constexpr int kConfirmUs = 200;       // between the two readings that must both see a load
 constexpr long kUnknown = 1L << 20;  // free CPUs when /proc cannot tell: no limit
 std::atomic<long> free_seen{kUnknown};
@@ -103,8 +103,11 @@ bool load_adaptive() { return adaptive.load(); }
 int threads_available(int n) {
 #if defined(__linux__)
   if (n <= 1 || !adaptive.load(std::memory_order_relaxed)) return n;
-  // Reading /proc costs ~8 us in this VM: reuse the last answer for a few ms (a busy peer
-  // process stays busy far longer than that).
+  // A reading costs 10 us for /proc/loadavg, and right after one of our own regions, while its
+  // workers still spin, 65-100 us in all: it then counts this process's runnable threads too
+  // (W3's forward, in the binding, Zen 5 VM). Reused for 4 ms, one W1 call in 10 paid for it
+  // (10-16 us a call, 2.5-4 %) and W3's step 0.2 ms; reused for 25 ms, one W1 call in 60 pays, and
+  // W3's step in a loop is 1.0-1.8 % faster. A busy peer process stays busy far longer than that.
   const long long now = now_ns();
   long free_cpus = free_seen.load(std::memory_order_relaxed);
   if (now - free_seen_ns.load(std::memory_order_relaxed) >= kRecheckNs) {
