@@ -107,7 +107,7 @@ int threads_available(int n) {
   // workers still spin, 65-100 us in all: it then counts this process's runnable threads too
   // (W3's forward, in the binding, Zen 5 VM). Reused for 4 ms, one W1 call in 10 paid for it
   // (10-16 us a call, 2.5-4 %) and W3's step 0.2 ms; reused for 25 ms, one W1 call in 60 pays, and
-  // W3's step in a loop is 1.0-1.8 % faster. A busy peer process stays busy far longer than that.
+  // W3's step in a loop runs 1.01-1.02x as fast. A busy peer process stays busy far longer than that.
   const long long now = now_ns();
   long free_cpus = free_seen.load(std::memory_order_relaxed);
   if (now - free_seen_ns.load(std::memory_order_relaxed) >= kRecheckNs) {
