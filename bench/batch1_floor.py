@@ -32,7 +32,7 @@ from fusedrnn.cells import CELLS
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/'s own modules
 
 from floors import add_arguments, median_ms, rounds_line, workload_names  # noqa: E402
-from native import compile_for_this_machine, core_latency_ns, latency_line, two_cpus  # noqa: E402
+from native import compile_for_this_machine, with_core_latency  # noqa: E402
 from report import TARGETS  # noqa: E402
 from runners import NotApplicable, make_runner, set_threads  # noqa: E402
 from workloads import sized  # noqa: E402
@@ -115,17 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="batch1_floor_") as tmp:
         try:
             exe = compile_for_this_machine("stream_floor", tmp)
-            latency_exe = compile_for_this_machine("core_latency", tmp) if two_cpus(args.threads) else None
-            before = core_latency_ns(latency_exe) if latency_exe else None
-            rows = measure(names, args.threads, args.rounds, args.size, exe)
-            after = core_latency_ns(latency_exe) if latency_exe else None
+            rows, latency = with_core_latency(args.threads, tmp,
+                                              lambda: measure(names, args.threads, args.rounds, args.size, exe))
         except (RuntimeError, NotApplicable) as error:  # NotInstalled too: a peer missing here
             print(f"batch1_floor: {error}", file=sys.stderr)
             return 1
     print(rounds_line(args, "floors: fastest round, implementations: median of rounds"))
     print(table(rows))
-    if latency_exe:
-        print("\n" + latency_line(before, after))
+    if latency:
+        print("\n" + latency)
     return 0
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # runners, workloads, report: bench/'s own modules
 
-from native import core_latency_ns, latency_line, latency_probe  # noqa: E402
+from native import with_core_latency  # noqa: E402
 from proc_threads import wait_until_idle  # noqa: E402
 from report import TARGET_IMPL, TARGETS  # noqa: E402
 from runners import NotApplicable, make_runner  # noqa: E402
@@ -118,14 +118,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--threads and --rounds: expected positive ints, got {args.threads} and {args.rounds}")
 
     with tempfile.TemporaryDirectory(prefix="interleaved_") as tmp:
-        latency_exe = latency_probe(args.threads, tmp)
-        before = core_latency_ns(latency_exe) if latency_exe else None
-        pairs, problems = measure(chosen, args.threads, args.rounds, args.size)
-        after = core_latency_ns(latency_exe) if latency_exe else None
+        (pairs, problems), latency = with_core_latency(
+            args.threads, tmp, lambda: measure(chosen, args.threads, args.rounds, args.size))
     print(f"{args.rounds} rounds at {args.threads} thread{'s' if args.threads > 1 else ''}, size {args.size}\n")
     print(table(pairs))
-    if latency_exe:
-        print("\n" + latency_line(before, after))
+    if latency:
+        print("\n" + latency)
     for line in problems:
         print(line, file=sys.stderr)
     return 1 if problems else 0

@@ -12,6 +12,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
 
 HERE = Path(__file__).resolve().parent
 
@@ -41,17 +44,19 @@ def core_latency_ns(exe: str, trips: int = 100_000) -> float:
     return float(subprocess.run([exe, str(trips), "5"], capture_output=True, text=True, check=True).stdout)
 
 
-def latency_probe(threads: int, out_dir: str) -> str | None:
-    """core_latency built in out_dir where it can be measured (two_cpus), else None; where it does not
-    build, None and a line on stderr saying why (the timings themselves do not need it)."""
-    if not two_cpus(threads):
-        return None
-    try:
-        return compile_for_this_machine("core_latency", out_dir)
-    except RuntimeError as error:
-        print(f"the latency between two cores not measured: {error}", file=sys.stderr)
-        return None
-
-
-def latency_line(before: float, after: float) -> str:
-    return f"A cache line between two cores, one way: {before:.0f} ns before the rounds, {after:.0f} ns after."
+def with_core_latency(threads: int, out_dir: str, rounds: Callable[[], T]) -> tuple[T, str | None]:
+    """rounds()'s result, and a line giving the latency between two cores before and after it; no line
+    where it cannot be measured (two_cpus), or where core_latency.c does not build (a line on stderr
+    says why: the timings themselves do not need it)."""
+    exe = None
+    if two_cpus(threads):
+        try:
+            exe = compile_for_this_machine("core_latency", out_dir)
+        except RuntimeError as error:
+            print(f"the latency between two cores not measured: {error}", file=sys.stderr)
+    before = core_latency_ns(exe) if exe else None
+    result = rounds()
+    if exe is None:
+        return result, None
+    after = core_latency_ns(exe)
+    return result, f"A cache line between two cores, one way: {before:.0f} ns before the rounds, {after:.0f} ns after."
