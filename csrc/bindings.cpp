@@ -12,6 +12,7 @@
 
 #include "build_info.h"
 #include "cpu_load.h"
+#include "fork_guard.h"
 #include "gemm.h"
 #include "kernels.h"
 #include "parallel.h"
@@ -75,8 +76,12 @@ py::array_t<T> pooled(std::vector<py::ssize_t> shape) {
 
 int resolve_threads(const std::string& op, int threads) {
   if (threads < 0) fail(op, "threads", "an int >= 0 (0: the default)", std::to_string(threads));
-  // Fewer when other tasks hold cores now (cpu_load.h): a waiting team member costs more than it adds.
-  return fusedrnn::threads_available(threads == 0 ? fusedrnn::default_threads() : threads);
+  // One in a forked child whose OpenMP workers are gone (fork_guard.h); fewer when other tasks hold
+  // cores now (cpu_load.h): a waiting team member costs more than it adds.
+  const int n = fusedrnn::threads_available(
+      fusedrnn::team_after_fork(threads == 0 ? fusedrnn::default_threads() : threads));
+  fusedrnn::note_team(n);
+  return n;
 }
 
 void check_lengths(const std::string& op, const int64_t* len, py::ssize_t B, py::ssize_t T) {
@@ -297,8 +302,9 @@ PYBIND11_MODULE(_core, m) {
   m.def("set_load_adaptive", &fusedrnn::set_load_adaptive, "on"_a,
         "Whether a call uses fewer threads while other tasks hold cores (default on; results never change).");
   m.def("load_adaptive", &fusedrnn::load_adaptive, "Whether calls size their team from the current load.");
-  m.def("threads_available", &fusedrnn::threads_available, "n"_a,
-        "The team a call asking for n threads would get now (fewer while other processes hold cores).");
+  m.def("threads_available", [](int n) { return fusedrnn::threads_available(fusedrnn::team_after_fork(n)); }, "n"_a,
+        "The team a call asking for n threads would get now (fewer while other processes hold cores, one on the "
+        "thread that forked this process after it ran a team).");
   m.def("current_cpu", &fusedrnn::current_cpu, "The CPU the calling thread runs on (-1 where the system cannot tell).");
   m.def("leave_caller_cpu", &fusedrnn::leave_caller_cpu, "caller_cpu"_a, "team"_a,
         "What each worker of a call's team does first: off caller_cpu if it runs there and the process may use "

@@ -82,6 +82,17 @@ def _kernel(cell: CellSpec, direction: str, dtype) -> object:
 _helper: list[ThreadPoolExecutor] = []  # one worker thread, made on first use
 
 
+def _after_fork_in_child() -> None:
+    """A forked child has none of the parent's other threads: the helper is gone (a job handed to it
+    would wait forever) and the lock may have been held by one of them. Fresh ones, made on use."""
+    global _lock
+    _lock = threading.Lock()
+    _helper.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _helper_thread() -> ThreadPoolExecutor:
     with _lock:
         if not _helper:

@@ -1,0 +1,15 @@
+// Calls in a child made by fork(). GNU OpenMP (libgomp) keeps a pool of worker threads per
+// thread that started a team; fork() copies the pool but not its threads, so a team of two in
+// the child, on the thread that forked, waits forever for a worker that is gone (multiprocessing's
+// default start method on Linux did that to every worker process). That thread's calls run on
+// one thread in the child instead; any thread the child starts gets a pool of its own.
+#pragma once
+
+namespace fusedrnn {
+
+// The team a call on this thread may start: 1 where its OpenMP workers died in a fork, else n.
+int team_after_fork(int n);
+// Records that this thread starts a team of n: its workers are lost if the process forks.
+void note_team(int n);
+
+}  // namespace fusedrnn
