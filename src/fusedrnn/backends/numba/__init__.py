@@ -27,6 +27,7 @@ import numpy as np
 
 from ...cells import CELLS, CellSpec
 from ...types import LayerGrads, LayerResult, LayerTape, LayerWeights
+from .after_fork import check_threads_survived
 from .common import FASTMATH
 from .layer import layer_backward, layer_forward
 
@@ -48,6 +49,7 @@ class NumbaBackend:
         reverse: bool,
         train: bool,
     ) -> LayerResult:
+        check_threads_survived()
         return layer_forward(cell, x, h0, c0, weights, lengths, reverse=reverse, train=train)
 
     def layer_backward(
@@ -62,6 +64,7 @@ class NumbaBackend:
         clip_value: float,
         need_dx: bool = True,
     ) -> LayerGrads:
+        check_threads_survived()
         grads = layer_backward(cell, tape, dy, dh_n, dc_n, clip_gate=clip_gate, clip_value=clip_value)
         return grads if need_dx else dataclasses.replace(grads, dx=None)
 
