@@ -56,6 +56,15 @@ def test_default_backend_is_the_fastest_available():
     assert backends.current() == backends.available()[0]
 
 
+def test_the_default_backend_is_found_without_importing_slower_ones():
+    code = ("import sys, numpy as np, fusedrnn as fr; fr.LSTM(8, 8).forward(np.ones((2, 1, 8), np.float32)); "
+            "print(fr.backends.current(), 'numba' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "FUSEDRNN_BACKEND"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    current, numba_imported = out.stdout.split()
+    assert numba_imported == str(current == "numba")  # imported where it runs, never behind cpp
+
+
 def test_check_passes_for_every_fast_backend(fast_backend):
     report = fr.check(fast_backend.name)
     assert report.passed, str(report)
