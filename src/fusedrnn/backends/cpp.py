@@ -9,31 +9,46 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
-
-# Loads libscipy_openblas.so (RTLD_GLOBAL) so the extension's NEEDED entry resolves in any
-# install layout (editable builds, user site); must come before importing _core.
-import scipy_openblas32  # noqa: F401
 
 from .. import threads as _threads
 from ..cells import CellSpec
 from ..types import LayerGrads, LayerResult, LayerTape, LayerWeights
 
+
+@contextmanager
+def _environment(values: dict[str, str]):
+    """os.environ with these values while a library loads (it reads them then), as it was afterwards:
+    child processes and other libraries never see them."""
+    before = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = value
+
+
+# Loads libscipy_openblas.so (RTLD_GLOBAL) so the extension's NEEDED entry resolves in any
+# install layout (editable builds, user site); must come before importing _core. Our BLAS calls
+# always run on one thread (gemm.cpp), yet OpenBLAS starts a thread per further CPU as it loads,
+# and each spins for its first 0.1 s or so: the first batch-1 LSTM calls of a process (W1) took
+# 4-16 ms instead of 0.37 beside them, in 7-9 of the first 200. Loaded asked for one thread, it starts none.
+with _environment({"OPENBLAS_NUM_THREADS": "1"}):
+    import scipy_openblas32  # noqa: F401
+
 # libgomp reads its spin count once, when it loads (with _core, normally). Its default
 # (300000 pauses, 8.7 ms here) lets idle team threads spin long after a call, taking a core
 # from a busy machine's other work and from our own main thread; 10000 (0.3 ms) still
-# covers the gap between back-to-back calls (bench/RESULTS.md). A user's own setting wins;
-# the variable is removed again so child processes and other libraries never see it.
+# covers the gap between back-to-back calls (bench/RESULTS.md). A user's own setting wins.
 _SPIN_KEYS = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
-_set_spin = not any(k in os.environ for k in _SPIN_KEYS)
-if _set_spin:
-    os.environ["GOMP_SPINCOUNT"] = "10000"
-try:
+with _environment({} if any(k in os.environ for k in _SPIN_KEYS) else {"GOMP_SPINCOUNT": "10000"}):
     from .. import _core
-finally:
-    if _set_spin:
-        del os.environ["GOMP_SPINCOUNT"]
 
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}  # by dtype: str(dtype) takes 2.7 us
 _lock = threading.Lock()
