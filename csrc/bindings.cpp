@@ -93,6 +93,15 @@ void check_lengths(const std::string& op, const int64_t* len, py::ssize_t B, py:
 
 // Units per row of the saved extras: tile order pads H (kernels.h), but the reset-before GRU's
 // r*h feeds a product and keeps [T, B, H].
+// After a call that stored packed weights (weight_cache.h), hands its weight arrays to
+// fusedrnn._core.packing_watcher, which drops their packings when they die; never on a call that
+// found its packings cached.
+void watch_stored(unsigned long long stores_before, const py::array& w_ih, const py::array& w_hh) {
+  if (fusedrnn::packed_stores() == stores_before) return;
+  const py::object watcher = py::module_::import("fusedrnn._core").attr("packing_watcher");
+  if (!watcher.is_none()) watcher(w_ih, w_hh);
+}
+
 template <CellKind kCell>
 py::ssize_t saved_extra_units(py::ssize_t H) {
   return kCell == CellKind::kGruResetBefore ? H : fusedrnn::padded_units(H);
@@ -154,10 +163,12 @@ py::tuple layer_forward(const std::string& op, const py::array& x, const py::arr
     a.extra = out(extra);
     saved = py::make_tuple(gates, hprev, extra);
   }
+  const unsigned long long stores = fusedrnn::packed_stores();
   {
     py::gil_scoped_release nogil;
     fusedrnn::layer_forward<T>(kCell, a);
   }
+  watch_stored(stores, w_ih, w_hh);
   return py::make_tuple(y, h_n, c_n, saved);
 }
 
@@ -222,10 +233,12 @@ py::tuple layer_backward(const std::string& op, const py::array& x, const py::ar
   a.db_hh = out(db_hh);
   double sqnorm = 0.0;
   a.sqnorm = &sqnorm;
+  const unsigned long long stores = fusedrnn::packed_stores();
   {
     py::gil_scoped_release nogil;
     fusedrnn::layer_backward<T>(kCell, a);
   }
+  watch_stored(stores, w_ih, w_hh);
   return py::make_tuple(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, sqnorm);
 }
 
@@ -326,6 +339,15 @@ PYBIND11_MODULE(_core, m) {
       },
       "Drop the packed-weights cache and give cached buffers back to the OS; returns the bytes freed.");
   m.def("cached_bytes", &fusedrnn::pool_cached_bytes, "Bytes of free buffers the pool holds for reuse.");
+  m.def(
+      "forget_packed_within",
+      [](uintptr_t begin, uintptr_t end) {
+        return fusedrnn::forget_packed_within(reinterpret_cast<const void*>(begin), reinterpret_cast<const void*>(end));
+      },
+      "begin"_a, "end"_a, "Drop the packed weights of arrays at addresses in [begin, end); returns how many.");
+  m.def("packed_entries", &fusedrnn::packed_entries, "How many packed weights the cache holds.");
+  m.def("packed_stores", &fusedrnn::packed_stores, "How many packed weights the cache has stored so far.");
+  m.attr("packing_watcher") = py::none();  // set by the cpp backend: called with a call's weights after it packed them
   def_dtype<float>(m, "f32");
   def_dtype<double>(m, "f64");
 }

@@ -3,6 +3,7 @@
 #include "weight_cache.h"
 
 #include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <list>
 #include <mutex>
@@ -18,6 +19,7 @@ constexpr size_t kEntries = 48;  // e.g. 4 layers x 2 directions x 3 layouts x 2
 struct Cache {
   std::mutex m;
   std::list<std::shared_ptr<const PackedWeights>> lru;  // most recent first
+  std::atomic<unsigned long long> stores{0};
 };
 
 Cache& cache() {
@@ -107,6 +109,27 @@ void store_packed(std::shared_ptr<const PackedWeights> entry) {
     }
   C.lru.push_front(std::move(entry));
   if (C.lru.size() > kEntries) C.lru.pop_back();
+  C.stores.fetch_add(1, std::memory_order_relaxed);
+}
+
+int forget_packed_within(const void* begin, const void* end) {
+  const auto lo = reinterpret_cast<uintptr_t>(begin), hi = reinterpret_cast<uintptr_t>(end);
+  Cache& C = cache();
+  std::lock_guard<std::mutex> lock(C.m);
+  const size_t before = C.lru.size();
+  C.lru.remove_if([&](const std::shared_ptr<const PackedWeights>& e) {
+    const auto key = reinterpret_cast<uintptr_t>(e->key);
+    return key >= lo && key < hi;
+  });
+  return static_cast<int>(before - C.lru.size());
+}
+
+unsigned long long packed_stores() { return cache().stores.load(std::memory_order_relaxed); }
+
+int packed_entries() {
+  Cache& C = cache();
+  std::lock_guard<std::mutex> lock(C.m);
+  return static_cast<int>(C.lru.size());
 }
 
 void clear_packed() {

@@ -43,5 +43,12 @@ std::shared_ptr<PackedWeights> new_packed(const void* w, size_t bytes, const Pac
 void store_packed(std::shared_ptr<const PackedWeights> entry);
 // Drops every entry (tests, memory release).
 void clear_packed();
+// Drops the entries of arrays within [begin, end): the memory of arrays that died (an entry would
+// otherwise hold its copies until 48 newer ones pushed it out). Returns how many.
+int forget_packed_within(const void* begin, const void* end);
+// How many entries were stored so far: a call during which it changed stored one.
+unsigned long long packed_stores();
+// How many entries the cache holds now.
+int packed_entries();
 
 }  // namespace fusedrnn

@@ -101,6 +101,72 @@ def test_public_release_memory_frees_the_cpp_caches(rng):
     _same_bits(run(get("cpp"), cell, problem, reverse=True), before, "after fr.release_memory")
 
 
+# ---- packings dropped with their arrays (backends/cpp.py _watch_packed) ---------------------------
+
+def _train_and_infer(model, x):
+    with fr.use_backend("cpp"):
+        y, _, tape = model.forward(x, train=True)
+        model.backward(tape, np.ones_like(y))
+        model.frozen()(x)
+
+
+def test_a_dead_models_packings_are_dropped(rng):
+    _core.release_memory()
+    x = rng.standard_normal((6, 3, 32)).astype(np.float32)
+    model = fr.LSTM(32, 48, seed=1, num_layers=2, bidirectional=True)
+    _train_and_infer(model, x)  # its snapshot dies at once, so its packings go at once too
+    kept = _core.packed_entries()
+    assert kept > 0
+    other = fr.GRU(32, 48, seed=2)
+    _train_and_infer(other, x)
+    assert _core.packed_entries() > kept
+    del other
+    assert _core.packed_entries() == kept  # the live model's stay
+    del model
+    assert _core.packed_entries() == 0
+
+
+def test_views_are_watched_through_the_array_they_view(rng):
+    _core.release_memory()
+    cell = cells.CELLS["lstm"]
+    G, H, I = cell.gates, 40, 24
+    storage = rng.standard_normal((G * H * (I + H) + 2 * G * H,)).astype(np.float32)
+    w_ih = storage[: G * H * I].reshape(G * H, I)
+    w_hh = storage[G * H * I: G * H * (I + H)].reshape(G * H, H)
+    bias = storage[G * H * (I + H):].reshape(2, G * H)
+    x = rng.standard_normal((5, 2, I)).astype(np.float32)
+    h0 = np.zeros((2, H), np.float32)
+    lengths = np.full(2, 5, np.int64)
+
+    def call():  # fresh views every call, as a caller slicing one buffer does
+        weights = LayerWeights(w_ih.view(), w_hh.view(), bias[0].view(), bias[1].view(), True, 0)
+        return get("cpp").layer_forward(cell, x, h0, h0, weights, lengths, reverse=False, train=False).y
+
+    first = call()
+    entries = _core.packed_entries()
+    assert entries > 0
+    stores = _core.packed_stores()
+    _same_bits({"y": call()}, {"y": first}, "from the cached packing")
+    assert _core.packed_stores() == stores and _core.packed_entries() == entries  # the views' deaths drop nothing
+    del w_ih, w_hh, bias, storage
+    assert _core.packed_entries() == 0
+
+
+def test_calls_that_find_their_packings_cached_never_call_the_watcher(monkeypatch, rng):
+    _core.release_memory()
+    seen = []
+    watcher = _core.packing_watcher
+    monkeypatch.setattr(_core, "packing_watcher", lambda *arrays: (seen.append(len(arrays)), watcher(*arrays)))
+    model = fr.RNN(16, 64, seed=3)
+    x = rng.standard_normal((4, 2, 16)).astype(np.float32)
+    with fr.use_backend("cpp"):
+        model(x)
+        assert seen == [2]  # W_ih and W_hh, after the call that packed them
+        model(x)
+        model(x)
+    assert seen == [2]
+
+
 # ---- frozen weights (fr.FrozenNetwork): cached packings used without comparing bytes ----------
 
 def test_an_array_made_writeable_again_is_checked_again(rng):

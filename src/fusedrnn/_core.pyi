@@ -11,7 +11,8 @@ Per cell in (rnn_tanh, rnn_relu, lstm, gru, gru_reset_before) and dtype suffix (
       -> (dx | None (need_dx False: not computed), dh0, dc0 | None, dw_ih, dw_hh, db_ih, db_hh, sqnorm)
 threads=0 uses get_num_threads(). Returned arrays come from a buffer pool reused across calls;
 packed W_hh (and W_ih where the input projection runs on the tiles) is cached per array and repacked when its
-bytes change (release_memory() drops both); with a non-zero frozen_id (a frozen snapshot's id; w_ih and w_hh
+bytes change, and dropped when the array owning their memory dies (the cpp backend's packing_watcher;
+release_memory() drops both); with a non-zero frozen_id (a frozen snapshot's id; w_ih and w_hh
 read-only arrays owning their data, else ValueError) a packing cached under that id is used without comparing
 bytes. Arrays must have exactly the dtype, C order and shapes; otherwise ValueError "[op] arg: expected ..., got ...".
 """
@@ -39,6 +40,10 @@ def input_tiles_ahead_always() -> bool: ...
 def set_simd_path(path: str) -> None: ...  # one of simd_paths(), or "auto" (the widest)
 def release_memory() -> int: ...  # drop packed-weight cache and pooled buffers; bytes freed
 def cached_bytes() -> int: ...    # bytes of free buffers pooled for reuse
+def forget_packed_within(begin: int, end: int) -> int: ...  # drop packings of arrays at [begin, end); how many
+def packed_entries() -> int: ...  # packings the cache holds
+def packed_stores() -> int: ...   # packings stored so far
+packing_watcher: Any  # None, or called (w_ih, w_hh) after a call that stored packings (the cpp backend's)
 
 def _forward(x: _Arr, h0: _Arr, c0: _Arr | None, w_ih: _Arr, w_hh: _Arr, b_ih: _Arr, b_hh: _Arr,
              lengths: _Arr, reverse: bool, train: bool, threads: int = 0, frozen_id: int = 0) -> _Fwd: ...
