@@ -91,8 +91,6 @@ void check_lengths(const std::string& op, const int64_t* len, py::ssize_t B, py:
            std::to_string(len[b]) + " at index " + std::to_string(b));
 }
 
-// Units per row of the saved extras: tile order pads H (kernels.h), but the reset-before GRU's
-// r*h feeds a product and keeps [T, B, H].
 // After a call that stored packed weights (weight_cache.h), hands its weight arrays to
 // fusedrnn._core.packing_watcher, which drops their packings when they die; never on a call that
 // found its packings cached.
@@ -102,6 +100,8 @@ void watch_stored(unsigned long long stores_before, const py::array& w_ih, const
   if (!watcher.is_none()) watcher(w_ih, w_hh);
 }
 
+// Units per row of the saved extras: tile order pads H (kernels.h), but the reset-before GRU's
+// r*h feeds a product and keeps [T, B, H].
 template <CellKind kCell>
 py::ssize_t saved_extra_units(py::ssize_t H) {
   return kCell == CellKind::kGruResetBefore ? H : fusedrnn::padded_units(H);

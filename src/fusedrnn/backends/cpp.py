@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import threading
-import weakref
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -38,8 +37,9 @@ def _environment(values: dict[str, str]):
 # Loads libscipy_openblas.so (RTLD_GLOBAL) so the extension's NEEDED entry resolves in any
 # install layout (editable builds, user site); must come before importing _core. Our BLAS calls
 # always run on one thread (gemm.cpp), yet OpenBLAS starts a thread per further CPU as it loads,
-# and each spins for its first 0.1 s or so: the first batch-1 LSTM calls of a process (W1) took
-# 4-16 ms instead of 0.37 beside them, in 7-9 of the first 200. Loaded asked for one thread, it starts none.
+# and each spins for its first 0.1 s or so, beside our team: a process's first 200 W1 calls (batch-1
+# LSTM, 0.37 ms each later on) took 152-161 ms, 10-13 of them over 1 ms. Asked for one thread as it
+# loads, it starts none: 106-121 ms, 3-5 over 1 ms (NumPy's own OpenBLAS threads still spin then).
 with _environment({"OPENBLAS_NUM_THREADS": "1"}):
     import scipy_openblas32  # noqa: F401
 
@@ -51,35 +51,9 @@ _SPIN_KEYS = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
 with _environment({} if any(k in os.environ for k in _SPIN_KEYS) else {"GOMP_SPINCOUNT": "10000"}):
     from .. import _core
 
-try:
-    from numpy.lib.array_utils import byte_bounds as _byte_bounds
-except ImportError:  # NumPy 1.x
-    _byte_bounds = np.byte_bounds
+from . import cpp_packings  # noqa: E402
 
-# The extension's packed weights are keyed on the arrays' addresses, and used to outlive the arrays
-# until 48 newer packings pushed them out: four dead two-layer H=1024 LSTMs held 1.4 GB. After a call
-# that packed its weights, the extension hands them here, and each array's memory is watched: when
-# the array owning it dies, its packings go too. Calls that find their packings cached pay nothing.
-_watched: set[int] = set()  # id() of each array watched, until it dies
-
-
-def _watch_packed(*arrays: np.ndarray) -> None:
-    for array in arrays:
-        owner = array
-        while isinstance(owner.base, np.ndarray):  # a view keeps its base alive: watch the base
-            owner = owner.base
-        if id(owner) not in _watched:
-            low, high = _byte_bounds(owner)
-            weakref.finalize(owner, _forget_packed, id(owner), low, high).atexit = False
-            _watched.add(id(owner))
-
-
-def _forget_packed(key: int, low: int, high: int) -> None:
-    _watched.discard(key)
-    _core.forget_packed_within(low, high)
-
-
-_core.packing_watcher = _watch_packed
+cpp_packings.watch_for(_core)
 
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}  # by dtype: str(dtype) takes 2.7 us
 _lock = threading.Lock()
