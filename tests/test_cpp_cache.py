@@ -101,7 +101,7 @@ def test_public_release_memory_frees_the_cpp_caches(rng):
     _same_bits(run(get("cpp"), cell, problem, reverse=True), before, "after fr.release_memory")
 
 
-# ---- packings dropped with their arrays (backends/cpp.py _watch_packed) ---------------------------
+# ---- packings dropped with their arrays (backends/cpp_packings.py) --------------------------------
 
 def _train_and_infer(model, x):
     with fr.use_backend("cpp"):

@@ -69,7 +69,7 @@ def test_a_thread_the_child_starts_runs_a_full_team(two_threads, rng):
     np.testing.assert_array_equal(out["y"], y)
 
 
-def test_a_child_forked_before_any_team_runs_a_full_team(two_threads, rng):
+def test_a_child_forked_by_a_thread_without_a_team_runs_a_full_team(two_threads, rng):
     model = fr.RNN(32, 32, seed=3)
     x = rng.standard_normal((10, 2, 32)).astype(np.float32)
     with fr.use_backend("cpp"):
@@ -80,12 +80,17 @@ def test_a_child_forked_before_any_team_runs_a_full_team(two_threads, rng):
             return _core.threads_available(2), model.forward(x)[0]
 
     def in_fresh_thread():
-        out.append(in_forked_child(child))
+        try:
+            out.append(in_forked_child(child))
+        except BaseException as error:  # noqa: BLE001 -- raised again below, in the test's thread
+            out.append(error)
 
-    out: list[int] = []
+    out: list = []
     thread = threading.Thread(target=in_fresh_thread)  # a thread that never started a team forks
     thread.start()
     thread.join()
+    if isinstance(out[0], BaseException):
+        raise out[0]
     team, y_child = out[0]
     assert team == 2
     np.testing.assert_array_equal(y_child, y)
