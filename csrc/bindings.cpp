@@ -347,6 +347,8 @@ PYBIND11_MODULE(_core, m) {
       "begin"_a, "end"_a, "Drop the packed weights of arrays at addresses in [begin, end); returns how many.");
   m.def("packed_entries", &fusedrnn::packed_entries, "How many packed weights the cache holds.");
   m.def("packed_stores", &fusedrnn::packed_stores, "How many packed weights the cache has stored so far.");
+  m.def("hold_fork_locks_for", &fusedrnn::hold_fork_locks_for, "seconds"_a, py::call_guard<py::gil_scoped_release>(),
+        "Test hook: holds the buffer pool's and the weight cache's locks for `seconds`, the GIL released.");
   m.attr("packing_watcher") = py::none();  // set by the cpp backend: called with a call's weights after it packed them
   def_dtype<float>(m, "f32");
   def_dtype<double>(m, "f64");

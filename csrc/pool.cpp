@@ -95,6 +95,9 @@ size_t pool_trim() {
   return freed;
 }
 
+void pool_lock() { pool().m.lock(); }
+void pool_unlock() { pool().m.unlock(); }
+
 size_t pool_cached_bytes() {
   Pool& P = pool();
   std::lock_guard<std::mutex> lock(P.m);

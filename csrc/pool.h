@@ -18,6 +18,9 @@ void pool_free(void* p);
 size_t pool_trim();
 // Bytes held in cached (free) blocks.
 size_t pool_cached_bytes();
+// The pool's lock, taken around fork() (fork_guard.cpp) so that no child inherits it held.
+void pool_lock();
+void pool_unlock();
 
 struct PoolDeleter {
   void operator()(void* p) const { pool_free(p); }

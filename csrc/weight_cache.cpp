@@ -132,6 +132,9 @@ int packed_entries() {
   return static_cast<int>(C.lru.size());
 }
 
+void cache_lock() { cache().m.lock(); }
+void cache_unlock() { cache().m.unlock(); }
+
 void clear_packed() {
   Cache& C = cache();
   std::lock_guard<std::mutex> lock(C.m);

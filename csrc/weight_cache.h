@@ -50,5 +50,9 @@ int forget_packed_within(const void* begin, const void* end);
 unsigned long long packed_stores();
 // How many entries the cache holds now.
 int packed_entries();
+// The cache's lock, taken around fork() (fork_guard.cpp) so that no child inherits it held. Taken
+// before the pool's: dropping an entry under it gives its buffers back to the pool.
+void cache_lock();
+void cache_unlock();
 
 }  // namespace fusedrnn

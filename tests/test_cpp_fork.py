@@ -3,12 +3,14 @@
 GNU OpenMP's workers do not survive a fork: a team of two on the thread that forked waited forever
 for its lost worker, and so did a bidirectional layer's helper thread. Now that thread's calls run
 on one thread (the same bits: results never depend on the thread count), and threads the child
-starts run full teams.
+starts run full teams. And a fork waits until no other thread holds the buffer pool's or the weight
+cache's lock: a child that inherited one held waited forever for it.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -94,3 +96,24 @@ def test_a_child_forked_by_a_thread_without_a_team_runs_a_full_team(two_threads,
     team, y_child = out[0]
     assert team == 2
     np.testing.assert_array_equal(y_child, y)
+
+
+def test_a_fork_waits_for_the_locks_another_thread_holds(rng):
+    model = fr.LSTM(32, 64, seed=4)
+    x = rng.standard_normal((6, 2, 32)).astype(np.float32)
+    with fr.use_backend("cpp"):
+        y = model.forward(x)[0]  # packed and cached: the child's call takes both locks
+    holder = threading.Thread(target=_core.hold_fork_locks_for, args=(1.0,))
+    holder.start()
+    time.sleep(0.2)  # the holder has taken the locks by now
+
+    def child():
+        with fr.use_backend("cpp"):
+            return model.forward(x)[0]
+
+    start = time.monotonic()
+    y_child = in_forked_child(child, timeout=20)
+    waited = time.monotonic() - start
+    holder.join()
+    np.testing.assert_array_equal(y_child, y)
+    assert waited > 0.5  # the fork itself waited for the holder

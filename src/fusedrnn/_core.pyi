@@ -43,6 +43,7 @@ def cached_bytes() -> int: ...    # bytes of free buffers pooled for reuse
 def forget_packed_within(begin: int, end: int) -> int: ...  # drop packings of arrays at [begin, end); how many
 def packed_entries() -> int: ...  # packings the cache holds
 def packed_stores() -> int: ...   # packings stored so far
+def hold_fork_locks_for(seconds: float) -> None: ...  # test hook: the locks fork() waits for, held
 packing_watcher: Any  # None, or called (w_ih, w_hh) after a call that stored packings (the cpp backend's)
 
 def _forward(x: _Arr, h0: _Arr, c0: _Arr | None, w_ih: _Arr, w_hh: _Arr, b_ih: _Arr, b_hh: _Arr,
