@@ -18,16 +18,14 @@ import pytest
 import fusedrnn as fr
 from fusedrnn import _core  # noqa: F401  (a failed import is a failure, never a skip)
 from forking import in_forked_child
+from test_cpp_kernels import exact_threads
 
 
 @pytest.fixture
 def two_threads():
-    before = fr.get_num_threads()
-    fr.set_num_threads(2)
-    _core.set_load_adaptive(False)  # exactly the threads asked for, whatever else runs
-    yield
-    _core.set_load_adaptive(True)
-    fr.set_num_threads(before)
+    with exact_threads(_core.simd_path()):  # exactly the threads asked for, whatever else runs
+        fr.set_num_threads(2)
+        yield
 
 
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["one direction", "bidirectional"])
