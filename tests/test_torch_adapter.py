@@ -292,6 +292,38 @@ def test_inference_keeps_no_graph_and_gives_the_same_outputs(on_backend):
     assert torch.equal(y0, y) and torch.equal(h0, h)
 
 
+# Dynamo reads .grad of the tensors the module returns when it takes them back into its frame; at the default
+# warning filters that stays silent.
+@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf:UserWarning")
+@pytest.mark.parametrize("compile_backend", ["eager", "aot_eager"])
+def test_torch_compile_runs_the_module_as_is_between_its_graphs(compile_backend, on_backend):
+    gen = torch.Generator().manual_seed(14)
+    lstm = frt.LSTM(3, 4, num_layers=2, batch_first=True)
+    head = torch.nn.Linear(4, 2)
+
+    def model(x):
+        y, (h, c) = lstm(torch.tanh(x))
+        return head(y).sum() + h.sum() * c.mean()
+
+    def loss_and_grads(fn, x):
+        x = x.detach().clone().requires_grad_(True)
+        loss = fn(x)
+        params = [x, *lstm.parameters(), *head.parameters()]
+        return [loss.detach(), *torch.autograd.grad(loss, params)]
+
+    x = leaf((2, 5, 3), torch.float32, gen)
+    torch._dynamo.reset()
+    compiled = loss_and_grads(torch.compile(model, backend=compile_backend), x)
+    names = ["loss", "x", *(f"lstm.{n}" for n, _ in lstm.named_parameters()), "head.weight", "head.bias"]
+    for name, got, want in zip(names, compiled, loss_and_grads(model, x)):
+        assert_close(name, got.numpy(), want.numpy(), np.float32)
+    torch._dynamo.reset()
+    assert torch._dynamo.explain(model)(x).graph_break_count == 1  # at the module's call, none inside it
+    with pytest.raises(torch._dynamo.exc.Unsupported, match="fusedrnn's kernels run outside torch's graphs"):
+        torch.compile(model, backend="eager", fullgraph=True)(x)
+    torch._dynamo.reset()
+
+
 def test_dropout_in_training_is_reproducible_and_differentiable():
     gen = torch.Generator().manual_seed(10)
     ours = frt.LSTM(2, 2, num_layers=3, dropout=0.5, dtype=torch.float64)
