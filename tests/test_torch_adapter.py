@@ -315,7 +315,7 @@ def test_torch_compile_runs_the_module_as_is_between_its_graphs(compile_backend,
     torch._dynamo.reset()
     compiled = loss_and_grads(torch.compile(model, backend=compile_backend), x)
     names = ["loss", "x", *(f"lstm.{n}" for n, _ in lstm.named_parameters()), "head.weight", "head.bias"]
-    for name, got, want in zip(names, compiled, loss_and_grads(model, x)):
+    for name, got, want in zip(names, compiled, loss_and_grads(model, x), strict=True):
         assert_close(name, got.numpy(), want.numpy(), np.float32)
     torch._dynamo.reset()
     assert torch._dynamo.explain(model)(x).graph_break_count == 1  # at the module's call, none inside it
